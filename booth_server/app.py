@@ -1,0 +1,80 @@
+"""The application factory: one ``create_app(config)``, all state in typed app keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from scheduler.database import Database
+from scheduler.store import Store
+
+from . import api_accounts, api_bookings, api_catalog, demo
+from .clock import Clock
+from .config import Config
+from .errors import error_middleware
+from .keys import CLOCK, CONFIG, DATABASE, STORE
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+
+
+def static_dir() -> Path:
+    """The browser client: installed beside the package, or at the top of a source checkout."""
+    installed = Path(str(resources.files("booth_server"))) / "static"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "static"
+
+
+def openapi_document() -> dict[str, Any]:
+    return json.loads((Path(__file__).parent / "openapi.json").read_text(encoding="utf-8"))
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith("/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    database = Database(config.database)
+    await database.migrate()
+    app[DATABASE] = database
+    app[STORE] = Store(database)
+    if config.demo:
+        credentials = await demo.seed(app[STORE], app[CLOCK].now())
+        demo.announce(credentials)
+    yield
+    await database.dispose()
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def openapi(_request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+def create_app(config: Config, clock: Clock | None = None) -> web.Application:
+    """Build the server. ``clock`` defaults to the wall clock, shifted by ``config.clock_start``."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, security_headers])
+    app[CONFIG] = config
+    app[CLOCK] = clock or Clock(config.clock_start)
+    app.cleanup_ctx.append(_database)
+    app.router.add_routes(api_catalog.routes)
+    app.router.add_routes(api_accounts.routes)
+    app.router.add_routes(api_bookings.routes)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    return app

@@ -1,0 +1,115 @@
+"""``booth-server``: serve (default), migrate, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from scheduler.database import Database, safe_url
+from scheduler.errors import SchedulerError
+from scheduler.store import Store
+
+from . import demo, logs
+from .app import create_app
+from .clock import Clock
+from .config import Config, ConfigError, parse_instant
+
+log = logging.getLogger("booth_server")
+
+
+def _instant(value: str) -> Any:
+    try:
+        return parse_instant(value, "--clock-start")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0–65535)")
+    return int(value)
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database", metavar="URL",
+                        help="sqlite:///path.db (default sqlite:///sebastian.db) or postgresql://… "
+                             "[BOOTH_DATABASE]")
+    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="[BOOTH_LOG_LEVEL]")
+
+    top = argparse.ArgumentParser(prog="booth-server", parents=[common],
+                                  description="Booth scheduling and signalling server for Sebastian.")
+    sub = top.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", parents=[common], help="run the server (the default)")
+    for target in (top, serve):
+        target.add_argument("--host", help="address to listen on (default 127.0.0.1) [BOOTH_HOST]")
+        target.add_argument("--port", type=_port, help="port (default 8080) [BOOTH_PORT]")
+        target.add_argument("--demo", action="store_true", default=None,
+                            help="seed the demo venues, booths and accounts [BOOTH_DEMO]")
+        target.add_argument("--clock-start", type=_instant, metavar="ISO-INSTANT",
+                            help="start the server clock at this instant, e.g. 2027-03-16T15:55:00Z "
+                                 "[BOOTH_CLOCK_START]")
+    sub.add_parser("migrate", parents=[common], help="bring the database schema up to date and exit")
+    sub.add_parser("demo", parents=[common], help="seed the demo data (idempotent) and exit")
+    return top
+
+
+async def _with_store(config: Config, seed: bool) -> None:
+    database = Database(config.database)
+    try:
+        await database.migrate()
+        if seed:
+            demo.announce(await demo.seed(Store(database), Clock(config.clock_start).now()))
+        else:
+            print(f"database at {config.database} is up to date")
+    finally:
+        await database.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    flags = {key: value for key, value in vars(args).items() if key != "command"}
+    try:
+        config = Config.load(flags)
+    except ConfigError as exc:
+        print(f"booth-server: error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(config.log_level)
+    command = args.command or "serve"
+    try:
+        if command in ("migrate", "demo"):
+            asyncio.run(_with_store(config, seed=command == "demo"))
+            return 0
+        if config.clock_start is not None:
+            log.warning("CLOCK SHIFTED: the server clock starts at %s, not at the real time",
+                        config.clock_start.isoformat())
+        web.run_app(create_app(config), host=config.host, port=config.port, loop=_event_loop(),
+                    access_log_class=logs.RedactingAccessLogger, print=lambda _: log.info(
+                        "serving on %s (database %s)", config.origin, safe_url(config.database)))
+    except SchedulerError as exc:
+        print(f"booth-server: error: {exc.field or 'config'}: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"booth-server: error: cannot listen on {config.host}:{config.port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when it is installed (the ``fast`` extra): more messages per core."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

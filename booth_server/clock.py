@@ -1,0 +1,33 @@
+"""The server's one source of "now".
+
+Normally the wall clock. With ``--clock-start`` the clock starts at a chosen instant and runs
+forward in real time, so that demos and acceptance runs can live through a DST week or a session
+start without waiting for the calendar.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("the clock start must be an instant with a UTC offset")
+        self._offset = timedelta(0)
+        if start is not None:
+            self._offset = start - datetime.now(UTC)
+        self.shifted = start is not None
+
+    def now(self) -> datetime:
+        """The current instant, aware, in UTC."""
+        return datetime.now(UTC) + self._offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward (tests and demos); real time keeps running from there."""
+        self._offset += delta
+        self.shifted = True

@@ -1,0 +1,94 @@
+"""Server configuration from flags and ``BOOTH_*`` environment variables.
+
+A flag wins over the environment, the environment over the default. Every bad value is reported
+as a :class:`ConfigError` naming the setting, so the CLI can print it and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_instant(value: str, name: str) -> datetime:
+    text = value.strip()
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not an ISO 8601 instant such as 2027-03-20T15:55:00Z") from None
+    if instant.tzinfo is None:
+        raise ConfigError(f"{name}: {value!r} has no UTC offset; add Z or +01:00")
+    return instant
+
+
+def _parse_port(value: str, name: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name}: {port} is not between 0 and 65535")
+    return port
+
+
+def _parse_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}: {value!r} is not a boolean (use true or false)")
+
+
+def _parse_list(value: str, _name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = field(default=8080, metadata={"parse": _parse_port})
+    database: str = "sqlite:///sebastian.db"
+    demo: bool = field(default=False, metadata={"parse": _parse_bool})
+    clock_start: datetime | None = field(default=None, metadata={"parse": parse_instant})
+    #: The origin booths and browsers use (scheme://host:port); default: derived from host and port.
+    public_origin: str | None = None
+    #: Extra origins allowed to open the booth websocket and make cookie requests.
+    allowed_origins: tuple[str, ...] = field(default=(), metadata={"parse": _parse_list})
+    #: Set when the server sits behind a TLS proxy, so cookies get the Secure flag.
+    secure_cookies: bool = field(default=False, metadata={"parse": _parse_bool})
+    redis_url: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def origin(self) -> str:
+        if self.public_origin:
+            return self.public_origin.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @classmethod
+    def load(cls, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+        """Build from flags (already typed, None when absent) over ``BOOTH_*`` variables."""
+        flags = flags or {}
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            env_name = f"BOOTH_{f.name.upper()}"
+            if flags.get(f.name) is not None:
+                values[f.name] = flags[f.name]
+            elif env_name in environ:
+                parse = f.metadata.get("parse")
+                raw = environ[env_name]
+                values[f.name] = parse(raw, env_name) if parse else raw
+        config = cls(**values)
+        if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f"BOOTH_LOG_LEVEL: {config.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+        return config

@@ -1,0 +1,83 @@
+"""JSON shapes of the API, one function per resource."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from scheduler import zones
+from scheduler.model import Account, BookingView, Booth, Venue
+
+
+def z(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local(booth: Booth, start: datetime, end: datetime) -> dict[str, str]:
+    tz = booth.venue.timezone
+    return {"start": zones.utc_offset_iso(start, tz), "end": zones.utc_offset_iso(end, tz), "timezone": tz}
+
+
+def venue_json(venue: Venue) -> dict[str, Any]:
+    return {
+        "id": venue.id,
+        "name": venue.name,
+        "city": venue.city,
+        "timezone": venue.timezone,
+        "country": venue.country,
+        "subdivision": venue.subdivision,
+        "address": venue.address,
+        "opening_hours": venue.opening_hours.to_json(),
+        "rules": {
+            "grid_minutes": venue.rules.grid_minutes,
+            "min_duration_minutes": venue.rules.min_duration_minutes,
+            "max_duration_minutes": venue.rules.max_duration_minutes,
+            "buffer_minutes": venue.rules.buffer_minutes,
+            "min_notice_minutes": venue.rules.min_notice_minutes,
+            "max_advance_days": venue.rules.max_advance_days,
+            "weekly_quota_minutes": venue.rules.weekly_quota_minutes,
+        },
+        "blackouts": [{"start": z(b.start), "end": z(b.end), "reason": b.reason} for b in venue.blackouts],
+    }
+
+
+def booth_json(booth: Booth) -> dict[str, Any]:
+    return {
+        "id": booth.id,
+        "name": booth.name,
+        "venue_id": booth.venue.id,
+        "venue": booth.venue.name,
+        "city": booth.venue.city,
+        "timezone": booth.venue.timezone,
+    }
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "email": account.email,
+        "name": account.name,
+        "company": account.company,
+        "role": account.role.value,
+        "venue_id": account.venue_id,
+    }
+
+
+def booking_json(view: BookingView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "uid": view.uid,
+        "title": view.title,
+        "status": view.status.value,
+        "start": z(view.start),
+        "end": z(view.end),
+        "duration_minutes": int((view.end - view.start).total_seconds() // 60),
+        "sequence": view.sequence,
+        "organizer": {"id": view.organizer_id, "name": view.organizer_name, "company": view.organizer_company},
+        "guests": list(view.guests),
+        "booths": [booth_json(b) | {"local": local(b, view.start, view.end)} for b in view.booths],
+        "override_reason": view.override_reason,
+        "created_at": z(view.created_at),
+        "updated_at": z(view.updated_at),
+        "links": {"self": f"/api/v1/bookings/{view.id}"},
+    }

@@ -1,0 +1,166 @@
+"""SQLAlchemy 2.0 typed tables. The schema itself is created by the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every engine.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time zones, so values are stored as naive
+    UTC in SQLAlchemy's fixed-width text format, which keeps string comparison (used by the
+    overlap triggers) equal to time comparison.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class VenueRow(Base):
+    __tablename__ = "venues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    city: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64))
+    country: Mapped[str] = mapped_column(String(2))
+    subdivision: Mapped[str | None] = mapped_column(String(10))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    opening_hours: Mapped[dict[str, Any]]
+    #: Overrides of the server-wide default rules, by field name of ``scheduler.model.Rules``.
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    booths: Mapped[list[BoothRow]] = relationship(back_populates="venue", order_by="BoothRow.id")
+    blackouts: Mapped[list[BlackoutRow]] = relationship(order_by="BlackoutRow.start_at")
+
+
+class BlackoutRow(Base):
+    __tablename__ = "blackouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id", ondelete="CASCADE"), index=True)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class BoothRow(Base):
+    __tablename__ = "booths"
+    __table_args__ = (UniqueConstraint("venue_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+    venue: Mapped[VenueRow] = relationship(back_populates="booths")
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    #: The venue a staff member works for; None for entrepreneurs and admins.
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+
+
+class AccessTokenRow(Base):
+    """A bearer API token or a browser session; only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class BookingRow(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (UniqueConstraint("organizer_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    start_at: Mapped[datetime] = mapped_column(index=True)
+    end_at: Mapped[datetime]
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    guests: Mapped[list[Any]] = mapped_column(default=list)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    #: Fingerprint of the request that created the booking, to tell a retry from a key reused.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    overridden_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    organizer: Mapped[AccountRow] = relationship(foreign_keys=[organizer_id])
+    holds: Mapped[list[BoothHoldRow]] = relationship(
+        back_populates="booking", cascade="all, delete-orphan", order_by="BoothHoldRow.position"
+    )
+
+
+class BoothHoldRow(Base):
+    """One booth held by one booking.
+
+    ``blocked_until`` is the end plus the venue's turnover buffer, and ``active`` mirrors the
+    booking being confirmed, so that the database itself refuses two overlapping holds of a booth:
+    an exclusion constraint on PostgreSQL, triggers on SQLite (see the first migration).
+    """
+
+    __tablename__ = "booth_holds"
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    start_at: Mapped[datetime]
+    blocked_until: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean)
+
+    booking: Mapped[BookingRow] = relationship(back_populates="holds")
+    booth: Mapped[BoothRow] = relationship()
