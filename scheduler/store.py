@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -103,14 +104,31 @@ def _account(row: AccountRow) -> Account:
 
 
 class Store:
+    #: Seconds a node may use its copy of venues and booths; its own changes apply at once, another
+    #: node's (several nodes on PostgreSQL) within this delay.
+    CATALOG_TTL = 5.0
+
     def __init__(self, db: Database, default_rules: Rules | None = None) -> None:
         self.db = db
         self.default_rules = default_rules or Rules()
+        self._catalog_cache: tuple[float, dict[int, Booth]] | None = None
 
     # -- venues and booths -------------------------------------------------------------------
 
-    async def _catalog(self, session: AsyncSession) -> dict[int, Booth]:
-        """Every booth with its venue; a handful of rows, read once per request."""
+    async def catalog(self) -> dict[int, Booth]:
+        """Every booth with its venue, by id: read on every booking, so kept for CATALOG_TTL."""
+        cached = self._catalog_cache
+        if cached is not None and time.monotonic() - cached[0] < self.CATALOG_TTL:
+            return cached[1]
+        async with self.db.read() as session:
+            catalog = await self._load_catalog(session)
+        self._catalog_cache = (time.monotonic(), catalog)
+        return catalog
+
+    def _catalog_changed(self) -> None:
+        self._catalog_cache = None
+
+    async def _load_catalog(self, session: AsyncSession) -> dict[int, Booth]:
         result = await session.scalars(
             select(VenueRow).options(selectinload(VenueRow.booths), selectinload(VenueRow.blackouts))
         )
@@ -129,8 +147,7 @@ class Store:
             return [_venue(row, self.default_rules) for row in rows]
 
     async def booths(self) -> list[Booth]:
-        async with self.db.read() as session:
-            return sorted((await self._catalog(session)).values(), key=lambda b: b.id)
+        return sorted((await self.catalog()).values(), key=lambda b: b.id)
 
     @staticmethod
     def _pick(catalog: dict[int, Booth], ids: Iterable[int]) -> tuple[Booth, ...]:
@@ -148,14 +165,16 @@ class Store:
                            address=address, opening_hours=opening_hours.to_json(), rules=rules or {})
             session.add(row)
             await session.flush()
-            return row.id
+        self._catalog_changed()
+        return row.id
 
     async def create_booth(self, venue_id: int, name: str) -> int:
         async with self.db.write() as session:
             row = BoothRow(venue_id=venue_id, name=name)
             session.add(row)
             await session.flush()
-            return row.id
+        self._catalog_changed()
+        return row.id
 
     async def venue_id_by_name(self, name: str) -> int | None:
         async with self.db.read() as session:
@@ -170,6 +189,7 @@ class Store:
     async def add_blackout(self, venue_id: int, start: datetime, end: datetime, reason: str) -> None:
         async with self.db.write() as session:
             session.add(BlackoutRow(venue_id=venue_id, start_at=start, end_at=end, reason=reason))
+        self._catalog_changed()
 
     # -- accounts and tokens -----------------------------------------------------------------
 
@@ -232,8 +252,8 @@ class Store:
 
     async def availability(self, booth_ids: Sequence[int], day_from: date, day_to: date, duration: timedelta,
                            now: datetime, days_tz: str | None = None) -> tuple[tuple[Booth, ...], list[Slot]]:
+        booths = self._pick(await self.catalog(), booth_ids)
         async with self.db.read() as session:
-            booths = self._pick(await self._catalog(session), booth_ids)
             tz = days_tz or booths[0].venue.timezone
             window = TimeRange(
                 datetime.combine(day_from, datetime.min.time(), now.tzinfo) - timedelta(days=2),
@@ -285,15 +305,16 @@ class Store:
         if override_reason is not None and not policy.can_override(actor, booths):
             raise Forbidden("only staff of a booked venue or an admin may override booking rules",
                             field="override_reason")
-        # PostgreSQL: one organizer's bookings are checked one at a time, so the weekly quota holds
-        # under concurrency. SQLite's BEGIN IMMEDIATE already serializes every writer.
-        await session.execute(select(AccountRow.id).where(AccountRow.id == organizer_id).with_for_update())
+        if not self.db.is_sqlite:
+            # One organizer's bookings are checked one at a time, so the weekly quota holds under
+            # concurrency. On SQLite every writer is serialized already.
+            await session.execute(select(AccountRow.id).where(AccountRow.id == organizer_id).with_for_update())
         request = BookingRequest(booths, start, end, organizer_id, replaces_booking_id=replaces)
         busy = await self._busy(session, [b.id for b in booths], TimeRange(start, end))
         mine = await self._organizer_ranges(session, organizer_id, start, replaces)
         rules.check_booking(request, busy, mine, now, override=override_reason is not None)
 
-    async def _flush_holds(self, session: AsyncSession, booking_id: int | None, booths: tuple[Booth, ...],
+    async def _flush_holds(self, session: AsyncSession, booths: tuple[Booth, ...],
                            start: datetime, end: datetime) -> None:
         """Flush, turning the database's refusal of an overlap into the same 409 as the check."""
         try:
@@ -312,10 +333,10 @@ class Store:
             replayed = await self._replay(actor, spec.idempotency_key, fingerprint)
             if replayed:
                 return replayed, False
+        catalog = await self.catalog()
+        booths = self._pick(catalog, spec.booth_ids)
         try:
             async with self.db.write() as session:
-                catalog = await self._catalog(session)
-                booths = self._pick(catalog, spec.booth_ids)
                 await self._check(session, actor, actor.id, booths, spec.start, spec.end,
                                   spec.override_reason, now, None)
                 row = BookingRow(
@@ -328,8 +349,9 @@ class Store:
                     holds=[_hold(b, i, spec.start, spec.end) for i, b in enumerate(booths)],
                 )
                 session.add(row)
-                await self._flush_holds(session, None, booths, spec.start, spec.end)
-                booking_id = row.id
+                await self._flush_holds(session, booths, spec.start, spec.end)
+                row.organizer = await session.get_one(AccountRow, actor.id)
+                view = self._view(row, catalog)
         except IntegrityError:
             # Two retries with one idempotency key raced: the first one's booking is the answer.
             if spec.idempotency_key is not None:
@@ -337,7 +359,7 @@ class Store:
                 if replayed:
                     return replayed, False
             raise
-        return await self.booking(booking_id), True
+        return view, True
 
     async def _replay(self, actor: Account, key: str, fingerprint: str) -> BookingView | None:
         async with self.db.read() as session:
@@ -349,15 +371,15 @@ class Store:
             if row.request_hash != fingerprint:
                 raise InvalidInput("this idempotency key was already used for a different booking request",
                                    field="idempotency_key", code="idempotency_key_reused")
-            return self._view(row, await self._catalog(session))
+        return self._view(row, await self.catalog())
 
     async def booking(self, booking_id: int, actor: Account | None = None) -> BookingView:
         """One booking; with ``actor``, only if that account may see it (else 404, not 403)."""
         async with self.db.read() as session:
             row = await session.scalar(self._booking_query().where(BookingRow.id == booking_id))
-            if row is None:
-                raise NotFound(f"there is no booking with id {booking_id}", field="id")
-            view = self._view(row, await self._catalog(session))
+        if row is None:
+            raise NotFound(f"there is no booking with id {booking_id}", field="id")
+        view = self._view(row, await self.catalog())
         if actor is not None and not policy.can_view(actor, view):
             raise NotFound(f"there is no booking with id {booking_id}", field="id")
         return view
@@ -378,8 +400,8 @@ class Store:
             query = query.where(BookingRow.end_at > start)
         if end is not None:
             query = query.where(BookingRow.start_at < end)
+        catalog = await self.catalog()
         async with self.db.read() as session:
-            catalog = await self._catalog(session)
             return [self._view(row, catalog) for row in await session.scalars(query)]
 
     async def bookings_of_booths(self, booth_ids: Sequence[int], start: datetime, end: datetime) -> list[BookingView]:
@@ -390,8 +412,8 @@ class Store:
             .where(BookingRow.end_at > start, BookingRow.start_at < end)
             .order_by(BookingRow.start_at, BookingRow.id)
         )
+        catalog = await self.catalog()
         async with self.db.read() as session:
-            catalog = await self._catalog(session)
             return [self._view(row, catalog) for row in await session.scalars(query)]
 
     async def _locked_booking(self, session: AsyncSession, booking_id: int, actor: Account,
@@ -404,8 +426,8 @@ class Store:
     async def change_booking(self, booking_id: int, change: BookingChange, actor: Account,
                              now: datetime) -> BookingView:
         """Reschedule or edit a confirmed booking; the same booking, its sequence + 1."""
+        catalog = await self.catalog()
         async with self.db.write() as session:
-            catalog = await self._catalog(session)
             row = await self._locked_booking(session, booking_id, actor, catalog)
             if row.status != BookingStatus.CONFIRMED.value:
                 raise BookingStateError("a cancelled booking cannot be changed; book a new session",
@@ -431,13 +453,13 @@ class Store:
                 row.override_reason, row.overridden_by = change.override_reason, actor.id
             row.sequence += 1
             row.updated_at = now
-            await self._flush_holds(session, row.id, booths, start, end)
-        return await self.booking(booking_id)
+            await self._flush_holds(session, booths, start, end)
+            return self._view(row, catalog)
 
     async def cancel_booking(self, booking_id: int, actor: Account, now: datetime) -> BookingView:
         """Cancel; the row stays, its holds free the booths. Cancelling twice changes nothing."""
+        catalog = await self.catalog()
         async with self.db.write() as session:
-            catalog = await self._catalog(session)
             row = await self._locked_booking(session, booking_id, actor, catalog)
             if row.status == BookingStatus.CONFIRMED.value:
                 if row.end_at <= now:
@@ -448,7 +470,7 @@ class Store:
                     hold.active = False
                 row.sequence += 1
                 row.updated_at = now
-        return await self.booking(booking_id)
+            return self._view(row, catalog)
 
 
 def _hold(booth: Booth, position: int, start: datetime, end: datetime) -> BoothHoldRow:
