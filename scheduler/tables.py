@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -164,3 +165,32 @@ class BoothHoldRow(Base):
 
     booking: Mapped[BookingRow] = relationship(back_populates="holds")
     booth: Mapped[BoothRow] = relationship()
+
+
+class DeviceKeyRow(Base):
+    """A booth's device key (only its SHA-256); rotating revokes the previous key at once."""
+
+    __tablename__ = "device_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class FeedTokenRow(Base):
+    """The secret in a calendar feed URL (only its SHA-256): one organizer's or one venue's feed."""
+
+    __tablename__ = "feed_tokens"
+    __table_args__ = (Index("feed_tokens_subject", "kind", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``organizer`` (subject: an account id) or ``venue`` (subject: a venue id, for its staff).
+    kind: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
