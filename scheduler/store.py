@@ -125,7 +125,8 @@ class Store:
         self._catalog_cache = (time.monotonic(), catalog)
         return catalog
 
-    def _catalog_changed(self) -> None:
+    def catalog_changed(self) -> None:
+        """Forget the cached venues and booths after any change to them."""
         self._catalog_cache = None
 
     async def _load_catalog(self, session: AsyncSession) -> dict[int, Booth]:
@@ -165,7 +166,7 @@ class Store:
                            address=address, opening_hours=opening_hours.to_json(), rules=rules or {})
             session.add(row)
             await session.flush()
-        self._catalog_changed()
+        self.catalog_changed()
         return row.id
 
     async def create_booth(self, venue_id: int, name: str) -> int:
@@ -173,7 +174,7 @@ class Store:
             row = BoothRow(venue_id=venue_id, name=name)
             session.add(row)
             await session.flush()
-        self._catalog_changed()
+        self.catalog_changed()
         return row.id
 
     async def venue_id_by_name(self, name: str) -> int | None:
@@ -189,7 +190,7 @@ class Store:
     async def add_blackout(self, venue_id: int, start: datetime, end: datetime, reason: str) -> None:
         async with self.db.write() as session:
             session.add(BlackoutRow(venue_id=venue_id, start_at=start, end_at=end, reason=reason))
-        self._catalog_changed()
+        self.catalog_changed()
 
     # -- accounts and tokens -----------------------------------------------------------------
 
