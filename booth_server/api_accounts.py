@@ -56,6 +56,10 @@ async def register(request: web.Request) -> web.Response:
     return web.json_response(account_json(account), status=201)
 
 
+#: Checked when the email is unknown, so that the answer's timing does not tell which emails exist.
+_DUMMY_HASH = auth.hash_password_sync("not a real password, only for timing")
+
+
 async def _login(request: web.Request) -> Account:
     body = await v.read_json(request)
     email = v.email(body)
@@ -63,14 +67,10 @@ async def _login(request: web.Request) -> Account:
     if not isinstance(password, str) or not password:
         raise InvalidInput("password is required", field="password", code="required")
     found = await request.app[STORE].credentials(email)
-    # Verify against a dummy hash when the account is unknown, so timing does not reveal emails.
     stored = found[1] if found else _DUMMY_HASH
     if not await auth.verify_password(password[:MAX_PASSWORD], stored) or found is None:
         raise Unauthorized("wrong email or password", field="password", code="bad_credentials")
     return found[0]
-
-
-_DUMMY_HASH = auth.hash_password_sync("not a real password, only for timing")
 
 
 @routes.post("/api/v1/tokens")

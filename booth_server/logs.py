@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any, cast
 
+from aiohttp.web import BaseRequest, StreamResponse
 from aiohttp.web_log import AccessLogger
 
 #: Path segments that are secrets: /feeds/<kind>/<token>... and anything after /device/.
@@ -20,15 +22,17 @@ def redact(text: str) -> str:
 class RedactingAccessLogger(AccessLogger):
     """aiohttp's access logger, with the request line and path redacted."""
 
-    def log(self, request, response, time):  # type: ignore[no-untyped-def]
-        super().log(_RedactedRequest(request), response, time)
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        super().log(cast(BaseRequest, _RedactedRequest(request)), response, time)
 
 
 class _RedactedRequest:
-    def __init__(self, request) -> None:  # type: ignore[no-untyped-def]
+    """A view of the request whose path attributes are redacted; everything else passes through."""
+
+    def __init__(self, request: BaseRequest) -> None:
         self._request = request
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str) -> Any:
         value = getattr(self._request, name)
         if name in ("path", "path_qs", "raw_path"):
             return redact(value)

@@ -7,19 +7,19 @@ holidays) are kept in the venue's own IANA zone and converted by :mod:`scheduler
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Mapping
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class BookingStatus(str, enum.Enum):
+class BookingStatus(enum.StrEnum):
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     ENTREPRENEUR = "entrepreneur"
     STAFF = "staff"
     ADMIN = "admin"
@@ -83,7 +83,7 @@ class OpeningHours:
                     raise ValueError(f"{key}: {span[0]}–{span[1]} closes before it opens")
                 parsed.append((opens, closes))
             parsed.sort()
-            for (_, c1), (o2, _) in zip(parsed, parsed[1:]):
+            for (_, c1), (o2, _) in zip(parsed, parsed[1:], strict=False):
                 if c1 == time(0, 0) or o2 < c1:
                     raise ValueError(f"{key}: spans overlap")
             weekly[WEEKDAYS.index(key)] = tuple(parsed)

@@ -16,7 +16,6 @@ import pytest
 
 from booth_server.config import Config, ConfigError
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+
 from tests.conftest import ADMIN, CANTINE_A, SF_A, token_for
 
 

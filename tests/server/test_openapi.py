@@ -11,6 +11,7 @@ from referencing.jsonschema import DRAFT202012
 from booth_server.app import openapi_document
 from tests.conftest import CANTINE_A, SF_A, token_for
 
+
 def _documented() -> set[tuple[str, str]]:
     return {(method.upper(), path) for path, item in openapi_document()["paths"].items() for method in item}
 
