@@ -1,0 +1,567 @@
+"""Every message of signalling protocol version 1 as a frozen dataclass, and their codec.
+
+``parse`` checks a decoded dict against the message's JSON Schema (``webrtc/schemas``)
+before it builds the dataclass, so a ``Message`` object is always valid; ``dump`` turns it
+back into the wire dict. Wire names that are not Python names (``from``, ``sdpMid``) are
+declared per field. ``docs/protocol.md`` describes each message with an example.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from datetime import UTC, datetime
+from functools import cache
+from types import NoneType, UnionType
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from webrtc import schema
+from webrtc.errors import ProtocolError
+from webrtc.limits import MAX_MESSAGE_BYTES, SUPPORTED_VERSIONS
+from webrtc.schema import Origin
+
+__all__ = [
+    "Answer",
+    "Candidate",
+    "CloseReason",
+    "ClientMessage",
+    "Countdown",
+    "ErrorMessage",
+    "Extended",
+    "Hello",
+    "IceCandidate",
+    "IceRestart",
+    "IceServer",
+    "Join",
+    "Joined",
+    "Leave",
+    "Message",
+    "Offer",
+    "Partner",
+    "PeerAnswer",
+    "PeerCandidate",
+    "PeerIceRestart",
+    "PeerInfo",
+    "PeerOffer",
+    "PeerState",
+    "PeerStatus",
+    "Ping",
+    "Pong",
+    "Role",
+    "RoomClosed",
+    "Schedule",
+    "ScheduledBooking",
+    "Sequenced",
+    "ServerGoingAway",
+    "ServerMessage",
+    "Signal",
+    "Welcome",
+    "decode",
+    "dump",
+    "encode",
+    "error_message",
+    "message_types",
+    "parse",
+]
+
+
+class Role(enum.StrEnum):
+    """Perfect-negotiation role of a booth towards one peer."""
+
+    POLITE = "polite"  # yields on offer collision (rolls back its own offer)
+    IMPOLITE = "impolite"  # ignores a colliding offer; makes the first offer
+
+
+class PeerState(enum.StrEnum):
+    WAITING = "waiting"  # booked but not arrived yet
+    JOINED = "joined"  # arrived with a fresh connection: (re)start negotiation
+    RECONNECTING = "reconnecting"  # its socket dropped; it has 30 s to resume
+    BACK = "back"  # resumed: its peer connection survived, consider an ICE restart
+    LEFT = "left"  # left, or did not come back within the grace
+
+
+class CloseReason(enum.StrEnum):
+    SLOT_ENDED = "slot_ended"
+    CANCELLED = "cancelled"
+
+
+def _wire(name: str, **kwargs: Any) -> Any:
+    """A field whose JSON name differs from its Python name."""
+    return field(metadata={"wire": name}, **kwargs)
+
+
+def _nullable(**kwargs: Any) -> Any:
+    """A field written as JSON null when None (end of candidates), instead of left out."""
+    return field(metadata={"nullable": True}, **kwargs)
+
+
+def _local(**kwargs: Any) -> Any:
+    """A datetime written with its own UTC offset (a wall-clock time), not converted to UTC."""
+    return field(metadata={"local": True}, **kwargs)
+
+
+# --- values nested in messages -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IceCandidate:
+    """RTCIceCandidateInit, with the browser's JSON names on the wire."""
+
+    candidate: str
+    sdp_mid: str | None = _wire("sdpMid", default=None)
+    sdp_mline_index: int | None = _wire("sdpMLineIndex", default=None)
+    username_fragment: str | None = _wire("usernameFragment", default=None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IceServer:
+    """RTCIceServer: STUN entries have no credentials, TURN entries do."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> IceServer:
+        """Build from :func:`webrtc.turn.ice_servers` output."""
+        return cls(urls=tuple(raw["urls"]), username=raw.get("username"), credential=raw.get("credential"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerInfo:
+    booth_id: int
+    role: Role  # the receiving booth's own role towards this peer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partner:
+    booth_id: int
+    name: str
+    city: str
+    timezone: str
+    local_start: datetime = _local()
+    local_end: datetime = _local()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledBooking:
+    booking_id: int
+    start: datetime
+    end: datetime
+    local_start: datetime = _local()  # in the receiving booth's zone
+    local_end: datetime = _local()
+    join_opens_at: datetime
+    partners: tuple[Partner, ...]
+
+
+# --- message bases ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """Base of every message; ``type`` is the wire ``type`` of the subclass."""
+
+    type: ClassVar[str]
+    origin: ClassVar[Origin]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientMessage(Message):
+    origin: ClassVar[Origin] = "client"
+    id: str | int | None = None  # echoed as ``ref`` in the error or pong that answers it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerMessage(Message):
+    origin: ClassVar[Origin] = "server"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sequenced(ServerMessage):
+    """A room message: numbered per recipient, kept for replay on resume."""
+
+    seq: int = 0  # 0 until the room numbers it; the wire form always has seq >= 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signal(ClientMessage):
+    """A client message that the room relays to one partner booth."""
+
+    booking_id: int
+    to: int | None = None  # may be left out when the room has exactly two booths
+
+
+_M = TypeVar("_M", bound=Message)
+_CLIENT: dict[str, type[ClientMessage]] = {}
+_SERVER: dict[str, type[ServerMessage]] = {}
+
+
+def _register(cls: type[_M]) -> type[_M]:
+    table: dict[str, Any] = _CLIENT if issubclass(cls, ClientMessage) else _SERVER
+    table[cls.type] = cls
+    return cls
+
+
+# --- client -> server ---------------------------------------------------------------------
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hello(ClientMessage):
+    type: ClassVar[str] = "hello"
+    version: int
+    device_key: str | None = None
+    session_token: str | None = None
+    resume_token: str | None = None
+    last_seq: int | None = None
+    client: str | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Join(ClientMessage):
+    type: ClassVar[str] = "join"
+    booking_id: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Leave(ClientMessage):
+    type: ClassVar[str] = "leave"
+    booking_id: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offer(Signal):
+    type: ClassVar[str] = "offer"
+    sdp: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer(Signal):
+    type: ClassVar[str] = "answer"
+    sdp: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate(Signal):
+    type: ClassVar[str] = "candidate"
+    candidate: IceCandidate | None = _nullable()  # None: end of candidates
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IceRestart(Signal):
+    type: ClassVar[str] = "ice_restart"
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ping(ClientMessage):
+    type: ClassVar[str] = "ping"
+
+
+# --- server -> client ---------------------------------------------------------------------
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Welcome(ServerMessage):
+    type: ClassVar[str] = "welcome"
+    version: int
+    booth_id: int
+    session_token: str
+    session_expires_at: datetime
+    resume_token: str
+    resumed: bool
+    server_time: datetime
+    heartbeat_interval: int
+    idle_timeout: int
+    resume_grace: int
+    ice_servers: tuple[IceServer, ...]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule(ServerMessage):
+    type: ClassVar[str] = "schedule"
+    booth_id: int
+    timezone: str
+    generated_at: datetime
+    bookings: tuple[ScheduledBooking, ...]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Joined(Sequenced):
+    type: ClassVar[str] = "joined"
+    booking_id: int
+    booth_id: int
+    start: datetime
+    end: datetime
+    peers: tuple[PeerInfo, ...]
+    ice_servers: tuple[IceServer, ...]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerStatus(Sequenced):
+    type: ClassVar[str] = "peer_status"
+    booking_id: int
+    peer: int
+    state: PeerState
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerOffer(Sequenced):
+    type: ClassVar[str] = "offer"
+    booking_id: int
+    sender: int = _wire("from")
+    sdp: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerAnswer(Sequenced):
+    type: ClassVar[str] = "answer"
+    booking_id: int
+    sender: int = _wire("from")
+    sdp: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerCandidate(Sequenced):
+    type: ClassVar[str] = "candidate"
+    booking_id: int
+    sender: int = _wire("from")
+    candidate: IceCandidate | None = _nullable()
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerIceRestart(Sequenced):
+    type: ClassVar[str] = "ice_restart"
+    booking_id: int
+    sender: int = _wire("from")
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Countdown(Sequenced):
+    type: ClassVar[str] = "countdown"
+    booking_id: int
+    remaining_seconds: int
+    end: datetime
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extended(Sequenced):
+    type: ClassVar[str] = "extended"
+    booking_id: int
+    end: datetime
+    ice_servers: tuple[IceServer, ...]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomClosed(Sequenced):
+    type: ClassVar[str] = "room_closed"
+    booking_id: int
+    reason: CloseReason
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorMessage(ServerMessage):
+    type: ClassVar[str] = "error"
+    code: str
+    message: str
+    ref: str | int | None = None
+    path: str | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pong(ServerMessage):
+    type: ClassVar[str] = "pong"
+    ref: str | int | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerGoingAway(ServerMessage):
+    type: ClassVar[str] = "server_going_away"
+    retry_after: int
+
+
+# --- codec --------------------------------------------------------------------------------
+
+
+def message_types(origin: Origin) -> dict[str, type[Message]]:
+    """The message classes of one direction, by wire type."""
+    return dict(_CLIENT if origin == "client" else _SERVER)
+
+
+def parse(raw: object, *, origin: Origin = "client") -> Message:
+    """Validate a decoded JSON value and build its message.
+
+    ``origin`` is who sent it: the server parses ``"client"`` messages, booth agents and
+    tests parse ``"server"`` ones. Raises :class:`ProtocolError` (``invalid_message``,
+    ``unknown_type``, ``unsupported_version``) and nothing else.
+    """
+    if not isinstance(raw, dict):
+        raise ProtocolError("invalid_message", "a message is a JSON object", path="")
+    ref = _readable_id(raw) if origin == "client" else None
+    try:
+        message_type = raw.get("type")
+        if not isinstance(message_type, str):
+            raise ProtocolError("invalid_message", "`type` must be a string", path="/type")
+        cls = (_CLIENT if origin == "client" else _SERVER).get(message_type)
+        if cls is None:
+            raise ProtocolError(
+                "unknown_type", f"no {origin} message has type {message_type[:40]!r}", path="/type"
+            )
+        if cls is Hello:
+            _check_version(raw)
+        schema.validate(raw, origin, message_type)
+        try:
+            return _decode_object(raw, cls)
+        except (ValueError, TypeError, OverflowError) as exc:  # e.g. 2025-02-30 passes the pattern
+            raise ProtocolError("invalid_message", str(exc)[:200]) from None
+    except ProtocolError as exc:
+        exc.ref = ref
+        raise
+
+
+def decode(text: str | bytes, *, origin: Origin = "client") -> Message:
+    """Parse one websocket frame: size check, JSON, then :func:`parse`."""
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError("message_too_big", f"{size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    try:
+        raw = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ProtocolError("bad_json", f"not JSON: {str(exc)[:120]}") from None
+    return parse(raw, origin=origin)
+
+
+def dump(msg: Message) -> dict[str, Any]:
+    """The wire dict of a message (``type`` first)."""
+    return {"type": msg.type, **_encode_object(msg)}
+
+
+def encode(msg: Message) -> str:
+    """The wire text of a message, compact and ASCII-only.
+
+    ASCII because a client may smuggle a lone surrogate (``"\\ud800"``) into a string: kept
+    escaped it is still valid JSON for the partner, where raw it could not be sent as UTF-8.
+    """
+    return json.dumps(dump(msg), separators=(",", ":"))
+
+
+def error_message(exc: ProtocolError) -> ErrorMessage:
+    """The ``error`` message that reports ``exc`` to the client."""
+    return ErrorMessage(code=exc.code, message=exc.message, ref=exc.ref, path=exc.path)
+
+
+def _readable_id(raw: dict[Any, Any]) -> str | int | None:
+    value = raw.get("id")
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53:
+        return value
+    return None
+
+
+def _check_version(raw: dict[Any, Any]) -> None:
+    # Checked before the schema: a newer client's hello may carry fields v1 does not know.
+    version = raw.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version not in SUPPORTED_VERSIONS:
+        supported = ", ".join(str(v) for v in sorted(SUPPORTED_VERSIONS))
+        raise ProtocolError(
+            "unsupported_version", f"version {version} is not supported; use {supported}", path="/version"
+        )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _encode_object(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value is None and not f.metadata.get("nullable"):
+            continue
+        out[f.metadata.get("wire", f.name)] = _encode(value, local=bool(f.metadata.get("local")))
+    return out
+
+
+def _encode(value: Any, *, local: bool = False) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return _format_time(value, local=local)
+    if isinstance(value, tuple):
+        return [_encode(item) for item in value]
+    if is_dataclass(value):
+        return _encode_object(value)
+    return value
+
+
+def _format_time(value: datetime, *, local: bool) -> str:
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime {value!r}: the protocol only carries aware times")
+    if not local:
+        value = value.astimezone(UTC)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _decode_object(raw: dict[str, Any], cls: type) -> Any:
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        wire = f.metadata.get("wire", f.name)
+        if wire in raw:
+            kwargs[f.name] = _decode(raw[wire], hints[f.name])
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ValueError(f"missing {wire}")  # the schema should have caught it
+    return cls(**kwargs)
+
+
+def _decode(value: Any, hint: Any) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        if value is None:
+            return None
+        options = [arg for arg in get_args(hint) if arg is not NoneType]
+        if len(options) == 1:
+            return _decode(value, options[0])
+        # ``str | int`` ids: JSON Schema counts 1.0 as an integer, Python should not keep a float.
+        return int(value) if isinstance(value, float) else value
+    if origin is tuple:
+        return tuple(_decode(item, get_args(hint)[0]) for item in value)
+    if isinstance(hint, type):
+        if issubclass(hint, enum.Enum):
+            return hint(value)
+        if hint is datetime:
+            return datetime.fromisoformat(value)
+        if hint is int:
+            return int(value)
+        if is_dataclass(hint):
+            return _decode_object(value, hint)
+    return value
