@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from booth_server.app import create_app  # noqa: E402
+from booth_server.cli import event_loop  # noqa: E402
 from booth_server.clock import Clock  # noqa: E402
 from booth_server.config import Config  # noqa: E402
 from booth_server.demo import seed  # noqa: E402
@@ -165,16 +166,7 @@ async def main() -> None:
             await _drop(args.postgres, created[0])
 
 
-def _event_loop() -> asyncio.AbstractEventLoop:
-    """The loop the server itself runs on: uvloop when installed."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
 if __name__ == "__main__":
-    loop = _event_loop()
+    loop = event_loop()
     print(f"event loop: {type(loop).__module__}.{type(loop).__name__}")
     loop.run_until_complete(main())

@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config.clock_start is not None:
             log.warning("CLOCK SHIFTED: the server clock starts at %s, not at the real time",
                         config.clock_start.isoformat())
-        web.run_app(create_app(config), host=config.host, port=config.port, loop=_event_loop(),
+        web.run_app(create_app(config), host=config.host, port=config.port, loop=event_loop(),
                     access_log_class=logs.RedactingAccessLogger, print=lambda _: log.info(
                         "serving on %s (database %s)", config.origin, safe_url(config.database)))
     except SchedulerError as exc:
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _event_loop() -> asyncio.AbstractEventLoop:
+def event_loop() -> asyncio.AbstractEventLoop:
     """uvloop when it is installed (the ``fast`` extra): more messages per core."""
     try:
         import uvloop
