@@ -10,7 +10,7 @@ from aiohttp import web
 from scheduler.errors import InvalidInput
 from scheduler.store import BookingChange, NewBooking
 
-from . import auth
+from . import auth, signalling
 from . import validation as v
 from .keys import CLOCK, STORE
 from .serialize import booking_json
@@ -55,6 +55,8 @@ async def create_booking(request: web.Request) -> web.Response:
         override_reason=_override(body),
     )
     view, created = await request.app[STORE].create_booking(spec, actor, request.app[CLOCK].now())
+    if created:
+        await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
     response = web.json_response(booking_json(view), status=201)
     response.headers["Location"] = f"/api/v1/bookings/{view.id}"
     if not created:
@@ -103,6 +105,7 @@ async def change_booking(request: web.Request) -> web.Response:
         override_reason=_override(body),
     )
     view = await store.change_booking(booking_id, change, actor, now)
+    await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
     return web.json_response(booking_json(view))
 
 
@@ -110,4 +113,5 @@ async def change_booking(request: web.Request) -> web.Response:
 async def cancel_booking(request: web.Request) -> web.Response:
     actor = await auth.require_account(request)
     view = await request.app[STORE].cancel_booking(_booking_id(request), actor, request.app[CLOCK].now())
+    await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
     return web.json_response(booking_json(view))

@@ -8,6 +8,7 @@ start without waiting for the calendar.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -19,6 +20,7 @@ class Clock:
         if start is not None:
             self._offset = start - datetime.now(UTC)
         self.shifted = start is not None
+        self._listeners: list[Callable[[], None]] = []
 
     def now(self) -> datetime:
         """The current instant, aware, in UTC."""
@@ -31,3 +33,16 @@ class Clock:
         """Move the clock forward (tests and demos); real time keeps running from there."""
         self._offset += delta
         self.shifted = True
+        for listener in list(self._listeners):
+            listener()
+
+    def on_advance(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after every :meth:`advance`, so timers sleeping on this clock wake up
+        at once instead of at their old deadline. Returns the function that unsubscribes it."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe

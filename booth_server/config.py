@@ -51,6 +51,25 @@ def _parse_list(value: str, _name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _parse_ice_urls(value: str, name: str) -> tuple[str, ...]:
+    urls = _parse_list(value, name)
+    for url in urls:
+        if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+            raise ConfigError(f"{name}: {url!r} must start with stun:, stuns:, turn: or turns: "
+                              "(e.g. turns:turn.example.org:443?transport=tcp)")
+    return urls
+
+
+def _parse_seconds(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a number of seconds") from None
+    if not 0 < seconds <= 3600:
+        raise ConfigError(f"{name}: {value} must be more than 0 and at most 3600 seconds")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
@@ -65,6 +84,15 @@ class Config:
     #: Set when the server sits behind a TLS proxy, so cookies get the Secure flag.
     secure_cookies: bool = field(default=False, metadata={"parse": _parse_bool})
     redis_url: str | None = None
+    #: ICE servers handed to booths: STUN urls as they are, TURN urls with coturn REST credentials
+    #: made from ``turn_secret`` (coturn's ``static-auth-secret``); ``turns:…:443`` passes firewalls.
+    stun_urls: tuple[str, ...] = field(default=(), metadata={"parse": _parse_ice_urls})
+    turn_urls: tuple[str, ...] = field(default=(), metadata={"parse": _parse_ice_urls})
+    turn_secret: str | None = field(default=None, repr=False)
+    #: Signalling socket timings (docs/protocol.md section 3); shorter only in tests.
+    signal_heartbeat: float = field(default=20.0, metadata={"parse": _parse_seconds})
+    signal_idle_timeout: float = field(default=45.0, metadata={"parse": _parse_seconds})
+    signal_auth_timeout: float = field(default=10.0, metadata={"parse": _parse_seconds})
     log_level: str = "INFO"
 
     @property
@@ -91,4 +119,7 @@ class Config:
         config = cls(**values)
         if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"BOOTH_LOG_LEVEL: {config.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+        if config.turn_urls and not config.turn_secret:
+            raise ConfigError("BOOTH_TURN_URLS is set but BOOTH_TURN_SECRET is not: give coturn's "
+                              "static-auth-secret so booths get TURN credentials")
         return config

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from scheduler.database import Database
+from scheduler.devices import DeviceKeys
 from scheduler.store import Store
 
 from .clock import Clock
 from .config import Config
+from .metrics import Metrics
+
+if TYPE_CHECKING:  # rooms imports auth, which imports these keys
+    from .rooms import RoomRegistry
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
 DATABASE = web.AppKey("database", Database)
 STORE = web.AppKey("store", Store)
+DEVICES = web.AppKey("devices", DeviceKeys)
+METRICS = web.AppKey("metrics", Metrics)
+SIGNALLING: web.AppKey[RoomRegistry] = web.AppKey("signalling")

@@ -175,6 +175,7 @@ class Room:
         *,
         ice_servers: IceServersFor | None = None,
         history_limit: int = HISTORY_LIMIT,
+        seq_after: Mapping[int, int] | None = None,
     ) -> None:
         if len(booth_ids) < 2 or len(set(booth_ids)) != len(booth_ids):
             raise ValueError("a room holds two or more distinct booths")
@@ -190,6 +191,11 @@ class Room:
         self.close_reason: CloseReason | None = None
         self._ice_servers_for = ice_servers
         self._members = {booth: Member(Stream(history_limit)) for booth in self.booth_ids}
+        # A booking whose room was closed and opened again (it was moved) keeps numbering on:
+        # seq values are never reused within one booking.
+        for booth, seq in (seq_after or {}).items():
+            if booth in self._members:
+                self._members[booth].stream.last_seq = seq
         self._pending = _Pending()
         self._marks = self._countdowns_after(now)
         self._outbox: list[tuple[int, Sequenced]] = []

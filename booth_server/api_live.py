@@ -1,0 +1,82 @@
+"""Live sessions for staff: which booths are online, and extending a running session."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from aiohttp import web
+
+from scheduler import policy
+from scheduler.errors import Forbidden, NotFound
+from scheduler.store import BookingChange
+
+from . import auth, signalling
+from . import validation as v
+from .keys import CLOCK, SIGNALLING, STORE
+from .serialize import booking_json, z
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+MAX_EXTENSION_MINUTES = 240
+
+
+@routes.get(r"/api/v1/venues/{venue_id}/presence")
+async def venue_presence(request: web.Request) -> web.Response:
+    """Each booth of the venue: offline, idle, in_room or reconnecting, which booking, since when."""
+    actor = await auth.require_account(request)
+    venue_id = v.integer(request.match_info["venue_id"], "venue_id", low=1, high=2**31 - 1)
+    store = request.app[STORE]
+    if venue_id not in {venue.id for venue in await store.venues()}:
+        raise NotFound(f"there is no venue with id {venue_id}", field="venue_id")
+    if not policy.can_manage_venue(actor, venue_id):
+        raise Forbidden("only staff of this venue or an admin may see its booths' presence", field="venue_id")
+    booths = sorted(
+        (b for b in (await store.catalog()).values() if b.venue.id == venue_id), key=lambda b: b.id
+    )
+    names = {b.id: b.name for b in booths}
+    states = request.app[SIGNALLING].presence(names)
+    return web.json_response(
+        {
+            "venue_id": venue_id,
+            "generated_at": z(request.app[CLOCK].now()),
+            "booths": [
+                {
+                    "booth_id": p.booth_id,
+                    "name": names[p.booth_id],
+                    "online": p.state in ("idle", "in_room"),
+                    "state": p.state,
+                    "booking_id": p.booking_id,
+                    "since": z(p.since) if p.since else None,
+                }
+                for p in states
+            ],
+        }
+    )
+
+
+@routes.post(r"/api/v1/bookings/{booking_id}/extend")
+async def extend_booking(request: web.Request) -> web.Response:
+    """Move the end of a session later (staff of a booked venue or an admin).
+
+    A booking change like any other (sequence + 1, checked for conflicts: 409 when a booth is
+    taken after it), recorded with an override reason; the live room tells both booths.
+    """
+    actor = await auth.require_account(request)
+    booking_id = v.integer(request.match_info["booking_id"], "id", low=1, high=2**31 - 1)
+    body = await v.read_json(request)
+    minutes = v.integer(body.get("minutes"), "minutes", low=1, high=MAX_EXTENSION_MINUTES)
+    note = v.text(body, "reason", required=False, max_length=300)
+    store, now = request.app[STORE], request.app[CLOCK].now()
+    current = await store.booking(booking_id, actor)
+    if not policy.can_override(actor, current.booths):
+        raise Forbidden("only staff of a booked venue or an admin may extend a session", field="minutes")
+    reason = f"extended by staff by {minutes} min" + (f": {note}" if note else "")
+    change = BookingChange(
+        start=current.start, end=current.end + timedelta(minutes=minutes), override_reason=reason
+    )
+    view = await store.change_booking(booking_id, change, actor, now)
+    log.info("booking %d extended by %d min by account %d", booking_id, minutes, actor.id)
+    await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
+    return web.json_response(booking_json(view))

@@ -1,0 +1,101 @@
+"""How a booth proves who it is: device keys, session tokens and resume tokens.
+
+- A **device key** (``dk_…``, 256 random bits) is issued by staff; only its SHA-256 is stored.
+- A **session token** (``st_<booth>.<key id>.<expiry>.<mac>``) is stateless: an HMAC-SHA256 of
+  its fields keyed by the device key's stored hash. It needs no table, survives a restart,
+  works on every node, and dies with its device key (rotation or revocation) or after 1 h.
+- A **resume token** (``rt_…``) is random and lives in the room registry's memory only: a
+  resume needs the node that held the room anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+
+from scheduler.devices import DeviceKey, DeviceKeys
+from webrtc.errors import ProtocolError
+from webrtc.limits import SESSION_TOKEN_TTL
+from webrtc.messages import Hello
+
+from .auth import secret_hash
+
+DEVICE_SCHEME = "device"
+
+
+def new_device_key() -> tuple[str, str]:
+    """A fresh device key and the hash to store."""
+    key = "dk_" + secrets.token_urlsafe(32)
+    return key, secret_hash(key)
+
+
+def new_resume_token() -> str:
+    return "rt_" + secrets.token_urlsafe(24)
+
+
+def device_key_from_header(header: str | None) -> str | None:
+    """The key of an ``Authorization: Device <key>`` header, or None when there is no such header."""
+    if not header:
+        return None
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != DEVICE_SCHEME or not key.strip():
+        return None
+    return key.strip()
+
+
+def _mac(key: DeviceKey, payload: str) -> str:
+    digest = hmac.new(key.key_hash.encode(), payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def issue_session_token(key: DeviceKey, now: datetime) -> tuple[str, datetime]:
+    """A session token for the booth of ``key`` and when it expires."""
+    expires_at = (now + SESSION_TOKEN_TTL).replace(microsecond=0)
+    payload = f"{key.booth_id}.{key.id}.{int(expires_at.timestamp())}"
+    return f"st_{payload}.{_mac(key, payload)}", expires_at
+
+
+async def _session(token: str, devices: DeviceKeys, now: datetime) -> DeviceKey:
+    unknown = ProtocolError("unauthorized", "the session token is not valid; use the device key")
+    try:
+        booth_text, key_text, expiry_text, mac = token.removeprefix("st_").split(".")
+        booth_id, key_id, expiry = int(booth_text), int(key_text), int(expiry_text)
+    except ValueError:
+        raise unknown from None
+    key = await devices.live(key_id)
+    if key is None or key.booth_id != booth_id:
+        raise unknown
+    if not hmac.compare_digest(mac, _mac(key, f"{booth_text}.{key_text}.{expiry_text}")):
+        raise unknown
+    if datetime.fromtimestamp(expiry, UTC) <= now:
+        raise ProtocolError("token_expired", "the session token has expired: reconnect with the device key")
+    return key
+
+
+async def authenticate(hello: Hello, header: str | None, devices: DeviceKeys, now: datetime) -> DeviceKey:
+    """The live device key behind a ``hello`` (and the upgrade's Authorization header).
+
+    Raises ``unauthorized`` (no credentials, unknown or revoked key, header and hello disagree)
+    or ``token_expired``. Messages never echo a key or token.
+    """
+    header_key = device_key_from_header(header)
+    if hello.session_token is not None:
+        if header_key is not None:
+            raise ProtocolError("unauthorized", "send a device key or a session token, not both")
+        return await _session(hello.session_token, devices, now)
+    if (
+        hello.device_key is not None
+        and header_key is not None
+        and not hmac.compare_digest(hello.device_key, header_key)
+    ):
+        raise ProtocolError("unauthorized", "the device key in hello differs from the Authorization header")
+    device_key = hello.device_key or header_key
+    if device_key is None:
+        raise ProtocolError("unauthorized", "send device_key or session_token in hello")
+    key = await devices.find(secret_hash(device_key))
+    if key is None:
+        raise ProtocolError("unauthorized", "unknown or revoked device key: staff must pair this booth again")
+    return key

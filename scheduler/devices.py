@@ -1,0 +1,118 @@
+"""Booths as devices: adding a booth, and its device keys.
+
+Only a key's SHA-256 is stored; a booth has one live key, and issuing another revokes the rest.
+The caller hashes (``booth_server.auth.secret_hash``); this module never sees a key itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .database import Database
+from .errors import SchedulerError
+from .store import Store
+from .tables import BoothRow, DeviceKeyRow
+
+
+class BoothNameTaken(SchedulerError):
+    """A venue already has a booth of that name (HTTP 409)."""
+
+    code = "name_taken"
+
+
+async def create_booth(store: Store, venue_id: int, name: str) -> int:
+    """Add a booth to a venue; the unique (venue, name) constraint settles a race."""
+    taken = BoothNameTaken(f"this venue already has a booth named {name!r}", field="name")
+    if await store.booth_id_by_name(venue_id, name) is not None:
+        raise taken
+    try:
+        return await store.create_booth(venue_id, name)
+    except IntegrityError:
+        raise taken from None
+
+
+@dataclass(frozen=True)
+class DeviceKey:
+    """A live device key. ``key_hash`` also signs the booth's session tokens, so they die with it."""
+
+    id: int
+    booth_id: int
+    key_hash: str
+    created_at: datetime
+
+
+def _key(row: DeviceKeyRow) -> DeviceKey:
+    return DeviceKey(row.id, row.booth_id, row.key_hash, row.created_at)
+
+
+class DeviceKeys:
+    """The repository of device keys, one short session per call."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def issue(
+        self, booth_id: int, key_hash: str, created_by: int | None, now: datetime
+    ) -> tuple[DeviceKey, int]:
+        """Store a new key for the booth and revoke every older one, in one transaction.
+
+        Returns the new key and how many live keys it replaced.
+        """
+        async with self.db.write() as session:
+            await self._lock_booth(session, booth_id)
+            revoked = await self._revoke(session, booth_id, now)
+            row = DeviceKeyRow(booth_id=booth_id, key_hash=key_hash, created_by=created_by, created_at=now)
+            session.add(row)
+            await session.flush()
+            return _key(row), revoked
+
+    async def revoke(self, booth_id: int, now: datetime) -> int:
+        """Revoke the booth's live keys; returns how many there were."""
+        async with self.db.write() as session:
+            await self._lock_booth(session, booth_id)
+            return await self._revoke(session, booth_id, now)
+
+    async def find(self, key_hash: str) -> DeviceKey | None:
+        """The live key with this hash, or None (unknown or revoked)."""
+        async with self.db.read() as session:
+            row = await session.scalar(
+                select(DeviceKeyRow).where(
+                    DeviceKeyRow.key_hash == key_hash, DeviceKeyRow.revoked_at.is_(None)
+                )
+            )
+            return _key(row) if row else None
+
+    async def live(self, key_id: int) -> DeviceKey | None:
+        """The key with this id if it is not revoked."""
+        async with self.db.read() as session:
+            row = await session.get(DeviceKeyRow, key_id)
+            return _key(row) if row is not None and row.revoked_at is None else None
+
+    async def live_for_booth(self, booth_id: int) -> DeviceKey | None:
+        async with self.db.read() as session:
+            row = await session.scalar(
+                select(DeviceKeyRow)
+                .where(DeviceKeyRow.booth_id == booth_id, DeviceKeyRow.revoked_at.is_(None))
+                .order_by(DeviceKeyRow.id.desc())
+            )
+            return _key(row) if row else None
+
+    async def _lock_booth(self, session: AsyncSession, booth_id: int) -> None:
+        # Two rotations racing on PostgreSQL would otherwise each revoke the old key and both
+        # insert one, leaving two live keys. SQLite serializes writers already.
+        if not self.db.is_sqlite:
+            await session.execute(select(BoothRow.id).where(BoothRow.id == booth_id).with_for_update())
+
+    @staticmethod
+    async def _revoke(session: AsyncSession, booth_id: int, now: datetime) -> int:
+        result = await session.execute(
+            update(DeviceKeyRow)
+            .where(DeviceKeyRow.booth_id == booth_id, DeviceKeyRow.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
