@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from scheduler import zones
+from scheduler import ical, zones
 from scheduler.model import Account, BookingView, Booth, Venue
 
 
@@ -63,6 +63,16 @@ def account_json(account: Account) -> dict[str, Any]:
     }
 
 
+def booking_links(view: BookingView) -> dict[str, str]:
+    """The booking's API resource, its .ics download and "add to calendar" templates (UTC)."""
+    return {
+        "self": f"/api/v1/bookings/{view.id}",
+        "ics": f"/api/v1/bookings/{view.id}.ics",
+        "google_calendar": ical.google_calendar_url(view),
+        "outlook_calendar": ical.outlook_calendar_url(view),
+    }
+
+
 def booking_json(view: BookingView) -> dict[str, Any]:
     return {
         "id": view.id,
@@ -79,5 +89,5 @@ def booking_json(view: BookingView) -> dict[str, Any]:
         "override_reason": view.override_reason,
         "created_at": z(view.created_at),
         "updated_at": z(view.updated_at),
-        "links": {"self": f"/api/v1/bookings/{view.id}"},
+        "links": booking_links(view),
     }
