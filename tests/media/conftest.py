@@ -1,0 +1,329 @@
+"""Real WebRTC media between Chromium pages and aiortc agents, through the real server.
+
+These tests run only inside a network namespace that has nothing but ``lo`` (TESTING.md: media
+in a test flows over loopback only). ``tests/server/test_media_namespace.py`` starts them with
+``unshare -n`` and ``SEBASTIAN_IN_NETNS=1``; any other pytest run does not collect this
+directory at all, so ``python -m pytest`` on the host never opens a peer connection outside
+the namespace. Inside, PostgreSQL and Redis on 127.0.0.1 are out of reach: SQLite only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Generator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+
+from booth_server.app import create_app, static_dir
+from booth_server.clock import Clock
+from booth_server.config import Config
+from tests.conftest import ADMIN, CANTINE_A, SF_A, missing_service, token_for
+
+IN_NETNS = os.environ.get("SEBASTIAN_IN_NETNS") == "1"
+if not IN_NETNS:
+    collect_ignore_glob = ["test_*.py"]
+
+CHROMIUM = os.environ.get("SEBASTIAN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HERE = Path(__file__).resolve().parent
+PAGE = "/media-test/booth_page.html"
+#: The booked session: Tuesday 16 March 2027, 17:00 in Paris = 09:00 in San Francisco (an
+#: 8-hour week), 15 minutes, the shortest slot the rules allow.
+SESSION_START = datetime(2027, 3, 16, 16, 0, tzinfo=UTC)
+SESSION_MINUTES = 15
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if IN_NETNS:
+        return "media tests: inside a loopback-only network namespace"
+    return ("media tests: not collected outside their namespace; "
+            "run `python -m pytest tests/server/test_media_namespace.py` (docs/media-testing.md)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if IN_NETNS:
+        interfaces = sorted(name for _index, name in socket.if_nameindex())
+        if interfaces != ["lo"]:
+            raise pytest.UsageError(
+                f"SEBASTIAN_IN_NETNS=1 but this network namespace has {interfaces}: media tests run "
+                "only where loopback is the only interface (see docs/media-testing.md)"
+            )
+
+
+# --- the server --------------------------------------------------------------------------
+
+
+async def _media_test_file(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in ("booth_page.html", "booth_page.js"):
+        raise web.HTTPNotFound()
+    kind = "text/html" if name.endswith(".html") else "text/javascript"
+    return web.FileResponse(HERE / name, headers={"Content-Type": f"{kind}; charset=utf-8"})
+
+
+async def _signalling_js(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(static_dir() / "signalling.js", headers={"Content-Type": "text/javascript"})
+
+
+async def _routed(app: web.Application, path: str) -> bool:
+    match = await app.router.resolve(make_mocked_request("GET", path, app=app))
+    return match.http_exception is None
+
+
+@dataclass
+class Session:
+    """A booked session between a Paris booth and a San Francisco booth, with their device keys."""
+
+    client: TestClient[Any, Any]
+    clock: Clock
+    booking_id: int
+    paris_key: str
+    sf_key: str
+
+    @property
+    def origin(self) -> str:
+        return str(self.client.make_url("/")).rstrip("/")
+
+    @property
+    def page_url(self) -> str:
+        return self.origin + PAGE
+
+
+async def issue_device_key(client: TestClient[Any, Any], booth_id: int) -> str:
+    """Pair a booth as staff do: the API answers the key once."""
+    headers = await token_for(client, ADMIN)
+    response = await client.post(f"/api/v1/booths/{booth_id}/device-key", headers=headers)
+    assert response.status in (200, 201), await response.text()
+    body = await response.json()
+    return str(body.get("device_key") or body["key"])
+
+
+@pytest.fixture
+async def session(tmp_path: Path) -> AsyncIterator[Session]:
+    """The real app on SQLite with the demo data, a booked session, keys for both booths, and
+    the clock moved to one second after the session's start."""
+    clock = Clock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))
+    app = create_app(Config(database=f"sqlite:///{tmp_path / 'media.db'}", demo=True), clock=clock)
+    app.router.add_get("/media-test/{name}", _media_test_file)
+    if not await _routed(app, "/static/signalling.js"):
+        app.router.add_get("/static/signalling.js", _signalling_js)
+    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        response = await client.post(
+            "/api/v1/bookings",
+            headers=await token_for(client),
+            json={"booths": [CANTINE_A, SF_A], "start": SESSION_START.isoformat().replace("+00:00", "Z"),
+                  "duration_minutes": SESSION_MINUTES, "title": "Paris meets San Francisco"},
+        )
+        assert response.status == 201, await response.text()
+        booking_id = (await response.json())["id"]
+        paris_key = await issue_device_key(client, CANTINE_A)
+        sf_key = await issue_device_key(client, SF_A)
+        clock.advance(SESSION_START + timedelta(seconds=1) - clock.now())
+        yield Session(client, clock, booking_id, paris_key, sf_key)
+    finally:
+        await client.close()
+
+
+# --- the browser ---------------------------------------------------------------------------
+
+
+def processes_marked(marker: str) -> list[int]:
+    """Processes whose environment holds ``marker``: everything a browser launched with it
+    started, including Chromium's crash handler, which double-forks away from its parent."""
+    needle = marker.encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if needle in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the Playwright driver, Chromium and its zygotes, renderers...)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # The command may hold spaces and parentheses: the fields start after the last ')'.
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def browser_processes(marker: str) -> set[int]:
+    """Chromium's processes: those below this test process, and those that carry the marker."""
+    below = set(descendants(os.getpid()))
+    return {pid for pid in below | set(processes_marked(marker)) if _is_chromium(pid)}
+
+
+def _is_chromium(pid: int) -> bool:
+    try:
+        return "chrom" in os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+
+
+def process_state(pid: int) -> str | None:
+    """``R``, ``S``, ``Z``... or None when the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """One system Chromium for the whole run; afterwards no live Chromium process may remain."""
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240  (once per run)
+        missing_service("Chromium", f"{CHROMIUM} does not exist (apt-get install chromium)")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as exc:
+        missing_service("Playwright", str(exc))
+    flags = [*CHROMIUM_FLAGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+    marker = f"SEBASTIAN_MEDIA_BROWSER={secrets.token_hex(8)}"
+    name, value = marker.split("=")
+    playwright = await async_playwright().start()
+    browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags, env={**os.environ, name: value})
+    seen = browser_processes(marker)
+    assert seen, "Chromium started but none of its processes was found"
+    try:
+        yield browser
+    finally:
+        seen |= browser_processes(marker)
+        await browser.close()
+        await playwright.stop()
+        seen |= set(processes_marked(marker))  # the crash handler, reparented to init
+        deadline = time.monotonic() + 10
+        live = sorted(seen)
+        while live and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            live = [pid for pid in seen if process_state(pid) not in (None, "Z")]
+        assert not live, f"Chromium processes still alive 10 s after the browser closed: {live}"
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember whether the test body failed, so fixtures can print what the pages saw."""
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+class Kiosks:
+    """Booth pages, each in its own browser context (its own window, like a real kiosk).
+
+    Two pages in one context would be two tabs of one window: the hidden one renders nothing,
+    so ``requestVideoFrameCallback`` never fires there.
+    """
+
+    def __init__(self, browser: Any, session: Session) -> None:
+        self.browser = browser
+        self.session = session
+        self.contexts: list[Any] = []
+
+    async def open(self, device_key: str) -> Any:
+        """A page that pairs with ``device_key`` and joins its booking when the window is open."""
+        context = await self.browser.new_context()
+        self.contexts.append(context)
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.page_errors = errors
+        await page.goto(self.session.page_url)
+        await page.wait_for_function("typeof window.startBooth === 'function'")
+        assert await page.evaluate("document.visibilityState") == "visible"
+        await page.evaluate("key => startBooth(key)", device_key)
+        return page
+
+    async def dump(self) -> None:
+        for number, context in enumerate(self.contexts):
+            for page in context.pages:
+                try:
+                    state = await page.evaluate("JSON.stringify(window.mediaTest)")
+                    stats = await page.evaluate("callStats().then(JSON.stringify)")
+                except Exception as exc:  # noqa: BLE001
+                    state = stats = f"(unreadable: {exc})"
+                print(f"--- kiosk {number}: {state}\n--- kiosk {number} WebRTC stats: {stats}")
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+
+
+@pytest.fixture
+async def kiosks(browser: Any, session: Session, request: pytest.FixtureRequest) -> AsyncIterator[Kiosks]:
+    """Opens booth pages; when the test failed, prints what each page's booth went through."""
+    opened = Kiosks(browser, session)
+    try:
+        yield opened
+    finally:
+        if request.node.stash.get(_FAILED, False):
+            await opened.dump()
+        await opened.close()
+
+
+async def wait_for_frames(page: Any, frames: int, within: float = 30.0) -> int:
+    await page.wait_for_function(f"window.mediaTest.frames >= {frames}", timeout=within * 1000, polling=100)
+    return int(await page.evaluate("window.mediaTest.frames"))
+
+
+async def page_events(page: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = await page.evaluate("window.mediaTest.events")
+    return [e for e in events if kind is None or e["type"] == kind]
+
+
+# --- aiortc --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """aioice leaves 127.0.0.1 out of its host candidates; in a namespace with only ``lo`` it
+    would gather nothing. Test-only: product code never does this."""
+    import aioice.ice
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    yield
