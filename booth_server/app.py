@@ -14,11 +14,14 @@ from aiohttp import web
 from scheduler.database import Database
 from scheduler.store import Store
 
-from . import api_accounts, api_bookings, api_catalog, demo
+from . import api_accounts, api_bookings, api_calendars, api_catalog, demo
+from . import api_kiosk, api_venues, pages
+from . import api_devices, api_live, signalling
 from .clock import Clock
 from .config import Config
 from .errors import error_middleware
-from .keys import CLOCK, CONFIG, DATABASE, STORE
+from .keys import CLOCK, CONFIG, DATABASE, METRICS, STORE
+from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +74,18 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, security_headers])
     app[CONFIG] = config
     app[CLOCK] = clock or Clock(config.clock_start)
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_database)
+    signalling.setup(app)  # after _database: the booth websocket, /readyz, /metrics, shutdown
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_accounts.routes)
+    app.router.add_routes(api_calendars.routes)  # before api_bookings: /bookings/{id}.ics
     app.router.add_routes(api_bookings.routes)
+    app.router.add_routes(api_venues.routes)
+    app.router.add_routes(pages.routes)
+    app.router.add_routes(api_kiosk.routes)
+    app.router.add_routes(api_devices.routes)
+    app.router.add_routes(api_live.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/openapi.json", openapi)
     return app

@@ -23,7 +23,7 @@ def _routed(app: Any) -> set[tuple[str, str]]:
         path = info.get("path") or info.get("formatter")
         if route.method in ("HEAD", "*") or path is None:
             continue
-        if path.startswith("/api/") or path == "/healthz":
+        if path.startswith(("/api/", "/feeds/")) or path == "/healthz":
             found.add((route.method, path))
     return found
 
