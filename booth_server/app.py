@@ -14,9 +14,19 @@ from aiohttp import web
 from scheduler.database import Database
 from scheduler.store import Store
 
-from . import api_accounts, api_bookings, api_calendars, api_catalog, demo
-from . import api_kiosk, api_venues, pages
-from . import api_devices, api_live, signalling
+from . import (
+    api_accounts,
+    api_bookings,
+    api_calendars,
+    api_catalog,
+    api_devices,
+    api_kiosk,
+    api_live,
+    api_venues,
+    demo,
+    pages,
+    signalling,
+)
 from .clock import Clock
 from .config import Config
 from .errors import error_middleware
