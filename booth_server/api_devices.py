@@ -12,13 +12,12 @@ import logging
 from aiohttp import web
 
 from scheduler import policy
-from scheduler.devices import BoothNameTaken, create_booth
+from scheduler.devices import create_booth
 from scheduler.errors import Forbidden, InvalidInput, NotFound
 from scheduler.model import Account, Booth, Role
 
 from . import auth, booth_auth
 from . import validation as v
-from .errors import error_response
 from .keys import CLOCK, DEVICES, SIGNALLING, STORE
 from .serialize import booth_json, z
 
@@ -54,10 +53,7 @@ async def add_booth(request: web.Request) -> web.Response:
         raise InvalidInput(f"there is no venue with id {venue_id}", field="venue_id")
     if not policy.can_manage_venue(actor, venue_id):
         raise Forbidden("staff may add booths to their own venue only", field="venue_id")
-    try:
-        booth_id = await create_booth(store, venue_id, name)
-    except BoothNameTaken as exc:
-        return error_response(409, exc.code, exc.message, exc.field)
+    booth_id = await create_booth(store, venue_id, name)
     log.info("booth %d added to venue %d by account %d", booth_id, venue_id, actor.id)
     return web.json_response(booth_json((await store.catalog())[booth_id]), status=201)
 

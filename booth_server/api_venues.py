@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from scheduler import policy, zones
-from scheduler.errors import Forbidden, InvalidInput, NotFound
-from scheduler.model import Account, OpeningHours, Venue
+from scheduler import closures, policy, zones
+from scheduler.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from scheduler.model import Account, OpeningHours, Role, Venue
 from scheduler.utilization import monday_of, weekly_utilization
 from scheduler.venue_admin import BlackoutRecord, VenueAdmin
 
@@ -21,6 +21,12 @@ from .serialize import venue_json, z
 routes = web.RouteTableDef()
 
 MAX_BLACKOUT = timedelta(days=400)
+
+
+class NameTaken(AlreadyExists):
+    """Another venue has this name (HTTP 409)."""
+
+    code = "name_taken"
 MAX_WEEKS = 26
 
 
@@ -62,6 +68,67 @@ def _blackout_json(record: BlackoutRecord, venue: Venue) -> dict[str, Any]:
         "local": {"start": zones.utc_offset_iso(record.start, venue.timezone),
                   "end": zones.utc_offset_iso(record.end, venue.timezone), "timezone": venue.timezone},
     }
+
+
+RULE_LIMITS = {
+    "grid_minutes": (5, 60),
+    "min_duration_minutes": (5, 240),
+    "max_duration_minutes": (5, 480),
+    "buffer_minutes": (0, 120),
+    "min_notice_minutes": (0, 7 * 24 * 60),
+    "max_advance_days": (1, 365),
+    "weekly_quota_minutes": (15, 7 * 24 * 60),
+}
+
+
+def _rules(body: dict[str, Any]) -> dict[str, int]:
+    """Overrides of the server-wide default rules, each named and bounded."""
+    value = body.get("rules", {})
+    if not isinstance(value, dict):
+        raise InvalidInput("rules must be an object such as {\"buffer_minutes\": 15}", field="rules")
+    rules = {}
+    for name, raw in value.items():
+        if name not in RULE_LIMITS:
+            raise InvalidInput(f"rules: unknown rule {name!r}; use {', '.join(RULE_LIMITS)}", field="rules")
+        low, high = RULE_LIMITS[name]
+        rules[name] = v.integer(raw, f"rules.{name}", low=low, high=high)
+    return rules
+
+
+@routes.post("/api/v1/venues")
+async def create_venue(request: web.Request) -> web.Response:
+    """Admins add a venue; a new sister city is data like this, not code."""
+    actor = await auth.require_account(request)
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("only an admin may add a venue", field="role")
+    body = await v.read_json(request)
+    timezone = v.required_text(body, "timezone", max_length=64)
+    if not zones.is_known_zone(timezone):
+        raise InvalidInput(f"timezone {timezone!r} is not an IANA time zone such as Europe/Paris",
+                           field="timezone", code="unknown_timezone")
+    country = v.required_text(body, "country", max_length=2).upper()
+    subdivision = v.text(body, "subdivision", required=False, max_length=10)
+    closures.check_region(country, subdivision.upper() if subdivision else None)
+    if not isinstance(body.get("opening_hours"), dict):
+        raise InvalidInput('opening_hours is required, e.g. {"mon": [["09:00", "18:00"]]}', field="opening_hours",
+                           code="required")
+    try:
+        hours = OpeningHours.from_json(body["opening_hours"])
+    except ValueError as exc:
+        raise InvalidInput(f"opening_hours: {exc}", field="opening_hours") from None
+    name = v.required_text(body, "name")
+    if any(venue.name == name for venue in await request.app[STORE].venues()):
+        raise NameTaken(f"a venue named {name!r} already exists", field="name")
+    venue_id = await request.app[STORE].create_venue(
+        name=name, city=v.required_text(body, "city", max_length=100), timezone=timezone, country=country,
+        subdivision=subdivision.upper() if subdivision else None,
+        address=v.text(body, "address", required=False, max_length=300) or "",
+        opening_hours=hours, rules=_rules(body),
+    )
+    venue = next(venue for venue in await request.app[STORE].venues() if venue.id == venue_id)
+    response = web.json_response(venue_json(venue), status=201)
+    response.headers["Location"] = f"/api/v1/venues/{venue_id}"
+    return response
 
 
 @routes.patch(r"/api/v1/venues/{venue_id}")

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from scheduler.errors import (
+    AlreadyExists,
     BookingConflict,
     Forbidden,
     InvalidInput,
@@ -16,14 +17,14 @@ from scheduler.errors import (
     SchedulerError,
     Unauthorized,
 )
-from scheduler.store import BookingStateError, EmailTaken
+from scheduler.store import BookingStateError
 
 log = logging.getLogger(__name__)
 
 _STATUS: tuple[tuple[type[SchedulerError], int], ...] = (
     (BookingConflict, 409),
     (BookingStateError, 409),
-    (EmailTaken, 409),
+    (AlreadyExists, 409),
     (NotFound, 404),
     (Forbidden, 403),
     (Unauthorized, 401),

@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import holidays
 
+from .errors import InvalidInput
 from .model import TimeRange, Venue
 from .zones import local_span_to_utc, to_local
 
@@ -55,3 +56,14 @@ def closure_ranges(venue: Venue, start_utc: datetime, end_utc: datetime) -> list
             found.append((closed, blackout.reason))
     found.sort(key=lambda item: (item[0].start, item[0].end))
     return found
+
+
+def check_region(country: str, subdivision: str | None) -> None:
+    """Refuse a country or subdivision whose public holidays are unknown, naming the field."""
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise InvalidInput(f"country {country!r} has no public-holiday calendar; use an ISO 3166 code "
+                           "such as FR or US", field="country")
+    if subdivision is not None and subdivision not in supported[country]:
+        raise InvalidInput(f"subdivision {subdivision!r} is not one of {country}'s: "
+                           f"{', '.join(supported[country][:12])}…", field="subdivision")

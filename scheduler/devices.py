@@ -14,12 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .database import Database
-from .errors import SchedulerError
+from .errors import AlreadyExists
 from .store import Store
 from .tables import BoothRow, DeviceKeyRow
 
 
-class BoothNameTaken(SchedulerError):
+class BoothNameTaken(AlreadyExists):
     """A venue already has a booth of that name (HTTP 409)."""
 
     code = "name_taken"

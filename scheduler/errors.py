@@ -64,6 +64,12 @@ class BookingConflict(SchedulerError):
         self.conflicts = conflicts
 
 
+class AlreadyExists(SchedulerError):
+    """A unique name or address is taken (HTTP 409); the subclass's code says which."""
+
+    code = "exists"
+
+
 class NotFound(SchedulerError):
     code = "not_found"
 

@@ -23,7 +23,15 @@ from sqlalchemy.orm import selectinload
 
 from . import policy, rules
 from .database import Database
-from .errors import BookingConflict, Conflict, Forbidden, InvalidInput, NotFound, SchedulerError
+from .errors import (
+    AlreadyExists,
+    BookingConflict,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SchedulerError,
+)
 from .model import (
     Account,
     Blackout,
@@ -46,7 +54,7 @@ _BUSY_MARGIN = timedelta(days=1)
 _QUOTA_MARGIN = timedelta(days=8)
 
 
-class EmailTaken(SchedulerError):
+class EmailTaken(AlreadyExists):
     code = "email_taken"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from jsonschema.validators import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -155,3 +156,53 @@ async def test_answers_fit_the_documented_schemas(client: Any) -> None:
     _check("Utilization", await (await client.get(f"/api/v1/venues/{PARIS}/utilization?weeks=2", headers=staff)).json())
     changed = await client.patch(f"/api/v1/venues/{PARIS}", headers=staff, json={"address": "Rue du Sentier"})
     _check("Venue", await changed.json())
+
+
+MONTREAL = {"name": "Maison Notman", "city": "Montréal", "timezone": "America/Toronto", "country": "CA",
+            "subdivision": "QC", "address": "51 rue Sherbrooke O", "opening_hours": {
+                day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+            "rules": {"buffer_minutes": 15}}
+
+
+async def test_a_third_city_is_data_added_by_an_admin(client) -> None:
+    admin = await token_for(client, ADMIN)
+    assert (await client.post("/api/v1/venues", json=MONTREAL, headers=await token_for(client))).status == 403
+    response = await client.post("/api/v1/venues", json=MONTREAL, headers=admin)
+    assert response.status == 201, await response.text()
+    venue = await response.json()
+    assert (venue["timezone"], venue["rules"]["buffer_minutes"], venue["rules"]["grid_minutes"]) == (
+        "America/Toronto", 15, 15)
+    booth = await client.post("/api/v1/booths", json={"name": "Notman 1", "venue_id": venue["id"]}, headers=admin)
+    assert booth.status == 201, await booth.text()
+    booth_id = (await booth.json())["id"]
+    booked = await client.post("/api/v1/bookings", headers=await token_for(client), json={
+        "booths": [1, booth_id], "start": "2027-03-16T15:00:00Z", "duration_minutes": 60, "title": "Trois villes"})
+    assert booked.status == 201, await booked.text()
+    montreal = (await booked.json())["booths"][1]["local"]
+    assert montreal == {"start": "2027-03-16T11:00:00-04:00", "end": "2027-03-16T12:00:00-04:00",
+                        "timezone": "America/Toronto"}
+    # Québec's Good Friday closes the venue, by the holidays package's name for it.
+    closed = await client.post("/api/v1/bookings", headers=await token_for(client), json={
+        "booths": [1, booth_id], "start": "2027-03-26T15:00:00Z", "duration_minutes": 60, "title": "x"})
+    assert (await closed.json())["error"]["code"] == "closure"
+    assert (await client.post("/api/v1/venues", json=MONTREAL, headers=admin)).status == 409
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"country": "XX"}, "country"),
+        ({"subdivision": "ZZ"}, "subdivision"),
+        ({"rules": {"buffer_minutes": -5}}, "rules.buffer_minutes"),
+        ({"rules": {"coffee_minutes": 5}}, "rules"),
+        ({"opening_hours": {"mon": [["18:00", "09:00"]]}}, "opening_hours"),
+        ({"opening_hours": None}, "opening_hours"),
+        ({"name": ""}, "name"),
+    ],
+)
+async def test_bad_venues_are_refused_by_field(client, change, field) -> None:
+    response = await client.post("/api/v1/venues", json=MONTREAL | change, headers=await token_for(client, ADMIN))
+    assert response.status == 422, await response.text()
+    assert (await response.json())["error"]["field"] == field
+    assert len((await (await client.get("/api/v1/venues")).json())["venues"]) == 2
