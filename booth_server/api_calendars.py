@@ -6,8 +6,9 @@
   once, in the answer that makes it; only its SHA-256 is stored.
 * ``GET /feeds/organizer/{token}.ics``, ``/feeds/venue/{token}.ics`` (full details) and
   ``/feeds/booths/{id}.ics`` (public, busy-only): feeds for calendar clients, with a strong ETag
-  and Last-Modified so that a poll of an unchanged feed is answered ``304`` after one aggregate
-  query, without loading or rendering a booking (see :class:`scheduler.feeds.FeedVersion`).
+  and Last-Modified so that a poll of an unchanged feed is answered ``304`` after reading one row
+  of ``feed_versions`` (kept by database triggers), without reading, loading or rendering a
+  booking (see :class:`scheduler.feeds.FeedVersion`).
 * ``GET /feeds/booths/{id}/freebusy.ics?from=&to=``: a VFREEBUSY of one booth.
 
 Feed tokens ride in URLs; :mod:`booth_server.logs` redacts them from the access log, and nothing
@@ -28,7 +29,7 @@ from aiohttp import web
 
 from scheduler import ical, policy, zones
 from scheduler.errors import Forbidden, InvalidInput, NotFound
-from scheduler.feeds import FeedRepository, FeedSubject, FeedToken, FeedVersion, version_of
+from scheduler.feeds import FeedRepository, FeedSubject, FeedToken, FeedVersion, feed_day, last_change
 from scheduler.model import BookingStatus, Booth, Venue
 from scheduler.store import BookingStateError
 
@@ -256,56 +257,75 @@ def _last_modified_header(last_change: datetime | None, now: datetime) -> str | 
 # --------------------------------------------------------------------------- feeds
 
 
-def _catalog_fingerprint(catalog: dict[int, Booth]) -> tuple[object, ...]:
-    """What of the booths and venues the full feeds print (names, cities, zones, addresses)."""
-    return tuple(sorted(
+_catalog_prints: dict[int, tuple[dict[int, Booth], str]] = {}
+
+
+def _catalog_fingerprint(catalog: dict[int, Booth]) -> str:
+    """What of the booths and venues the full feeds print (names, cities, zones, addresses), as
+    a digest. Renames change the ETag this way rather than through feed_versions: the catalog is
+    at hand (cached by the Store) and a rename would otherwise bump every feed that ever showed
+    the booth. Memoized per catalog object (the Store replaces it on every reload)."""
+    cached = _catalog_prints.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    text = repr(sorted(
         (b.id, b.name, b.venue.id, b.venue.name, b.venue.city, b.venue.timezone, b.venue.address)
         for b in catalog.values()
     ))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    _catalog_prints.clear()  # one catalog is live at a time
+    _catalog_prints[id(catalog)] = (catalog, digest)
+    return digest
 
 
-def _etag(subject: FeedSubject, name: str, catalog_print: tuple[object, ...], version: FeedVersion) -> str:
-    parts = (FEED_RENDER_VERSION, ical.PRODID, subject.kind, subject.subject_id, name, catalog_print,
-             version.key())
+def _etag(subject: FeedSubject, name: str, shown: tuple[object, ...], version: FeedVersion, day: datetime) -> str:
+    parts = (FEED_RENDER_VERSION, ical.PRODID, subject.kind, subject.subject_id, name, shown, version.key(day))
     return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
 
 
 async def _serve_feed(request: web.Request, subject: FeedSubject, *, name: str, cache_control: str,
-                      now: datetime | None = None, version: FeedVersion | None = None) -> web.Response:
+                      now: datetime | None = None, version: FeedVersion | None = None,
+                      shown: tuple[object, ...] = ()) -> web.Response:
     """The feed, or 304 when the client's copy is current (RFC 9110 §13.2.2: If-None-Match, when
-    present, decides alone). A poll with If-None-Match costs one aggregate query; one with only
-    If-Modified-Since, two; neither loads or renders a booking."""
+    present, decides alone). A poll costs the feed's row of ``feed_versions`` (read with the
+    token by the caller, else here): no booking is read, loaded or rendered.
+
+    The ETag covers the feed's kind, subject and name, ``shown`` (what else of the owner the
+    feed prints), the booth and venue names it prints (the catalog), the rendering version, the
+    feed version and the UTC day the feed is computed for (:func:`scheduler.feeds.feed_day`).
+    """
     store, feeds = request.app[STORE], _feeds(request)
     now = now or request.app[CLOCK].now()
+    day = feed_day(now)
     catalog = await store.catalog()
-    catalog_print = () if subject.kind == "booth" else _catalog_fingerprint(catalog)
+    if subject.kind != "booth":
+        shown = (*shown, _catalog_fingerprint(catalog))
     if version is None:
-        version = await feeds.version(subject, now)
-    headers = {"Cache-Control": cache_control, "ETag": _etag(subject, name, catalog_print, version)}
+        version = await feeds.version(subject)
+    headers = {"Cache-Control": cache_control, "ETag": _etag(subject, name, shown, version, day)}
     matched = if_none_match(request, headers["ETag"])
     if matched:
         return web.Response(status=304, headers=headers)
-    last_change: datetime | None = None
     since = if_modified_since(request, now) if matched is None else None
     if since is not None:
         # Compared with the exact instant, not the whole second sent in Last-Modified.
-        last_change = await feeds.last_change(subject, now, version)
-        if last_change is not None and last_change <= since:
-            last_modified = _last_modified_header(last_change, now)
+        changed = last_change(version, day)
+        if changed is not None and changed <= since:
+            last_modified = _last_modified_header(changed, now)
             if last_modified:
                 headers["Last-Modified"] = last_modified
             return web.Response(status=304, headers=headers)
-    views = await feeds.views(subject, catalog, now)
-    # The ETag of a full answer describes the bookings sent, even if one changed since the
-    # version query.
-    loaded = version_of(views)
-    headers["ETag"] = _etag(subject, name, catalog_print, loaded)
-    if last_change is None or loaded != version:
-        last_change = await feeds.last_change(subject, now, loaded)
-    last_modified = _last_modified_header(last_change, now)
-    if last_modified:
-        headers["Last-Modified"] = last_modified
-    render = functools.partial(ical.feed_ics, views, name=name, kind=subject.kind, now_for_retention=now)
+    views, loaded = await feeds.load(subject, catalog, day)
+    # The validators of a full answer describe the bookings sent, even if one changed since the
+    # poll's read; without a consistent version (writes kept landing) the answer has none.
+    del headers["ETag"]
+    if loaded is not None:
+        headers["ETag"] = _etag(subject, name, shown, loaded, day)
+        last_modified = _last_modified_header(last_change(loaded, day), now)
+        if last_modified:
+            headers["Last-Modified"] = last_modified
+    # The renderer keeps cancelled bookings by the same day as the query.
+    render = functools.partial(ical.feed_ics, views, name=name, kind=subject.kind, now_for_retention=day)
     # Rendering thousands of events takes a while: off the event loop.
     body = await asyncio.get_running_loop().run_in_executor(None, render)
     headers["Content-Type"] = ical.content_type()
@@ -327,19 +347,21 @@ def _no_feed() -> NotFound:
 async def organizer_feed(request: web.Request) -> web.Response:
     """An organizer's own bookings, full details."""
     now = request.app[CLOCK].now()
-    found = await _feeds(request).open_feed("organizer", _token_hash(request), now)
+    found = await _feeds(request).open_feed("organizer", _token_hash(request))
     if found is None:
         raise _no_feed()
     feed, owner, version = found
+    # The owner's e-mail and company are printed in every event (a rename also bumps the version).
     return await _serve_feed(request, FeedSubject("organizer", feed.subject_id), name=f"{owner.name}: booth sessions",
-                             cache_control=TOKENED_CACHE, now=now, version=version)
+                             cache_control=TOKENED_CACHE, now=now, version=version,
+                             shown=(owner.email, owner.company))
 
 
 @routes.get("/feeds/venue/{token}.ics")
 async def venue_feed(request: web.Request) -> web.Response:
     """Every booking holding a booth of the venue, full details, for its staff and admins."""
     now = request.app[CLOCK].now()
-    found = await _feeds(request).open_feed("venue", _token_hash(request), now)
+    found = await _feeds(request).open_feed("venue", _token_hash(request))
     if found is None:
         raise _no_feed()
     feed, owner, version = found

@@ -1,17 +1,25 @@
-"""Calendar feeds: their tokens and the bookings each feed shows.
+"""Calendar feeds: their tokens, their versions and the bookings each feed shows.
 
 A feed is an organizer's own bookings, a venue's bookings (for its staff) or one booth's
 (public, busy-only). The first two are reached by a secret token in the URL, of which only the
 SHA-256 is stored (:class:`FeedTokenRow`); the caller makes the secret and its hash.
 
-What a feed shows is one predicate (:func:`_shown`), used both by :meth:`FeedRepository.views`,
-which loads the bookings to render, and by :meth:`FeedRepository.version`, one aggregate query
-that answers "has this feed changed?" without loading or rendering anything: that is what makes
-a conditional GET (``304 Not Modified``) cheap. Both must agree, so both are built here.
+**Versions.** The database keeps one row per feed subject in ``feed_versions``
+(:class:`FeedVersionRow`): triggers (migration 0003) raise ``version`` and move ``changed_at`` in
+the transaction of every write to a booking, a hold or an account name that the feed shows. A
+conditional GET reads that row (with the token, in one query: :meth:`FeedRepository.open_feed`),
+never the feed's bookings, so a ``304`` costs the same for 10 or 10,000 bookings.
 
-The feed window: bookings ending after ``now - WINDOW_PAST`` and starting before
-``now + WINDOW_AHEAD``; a cancelled booking stays for :data:`scheduler.ical.CANCELLED_RETENTION`
-after its last change (the same rule as ``ical.feed_views``).
+**The day.** What a feed shows is a function of the bookings and of the current UTC day, not of
+the instant: the window and the retention of cancelled bookings are counted from the start of
+the day (:func:`feed_day`), so the passage of time can change a feed only at midnight UTC. The
+server puts the day into the ETag and takes it as a lower bound of Last-Modified
+(:func:`last_change`).
+
+The feed window: bookings ending after ``day - WINDOW_PAST`` and starting before
+``day + WINDOW_AHEAD``; a cancelled booking stays while its last change is at most
+:data:`scheduler.ical.CANCELLED_RETENTION` before ``day`` (the rule of ``ical.feed_views``, given
+``now_for_retention=day``).
 """
 
 from __future__ import annotations
@@ -19,25 +27,27 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import String, and_, case, func, not_, or_, select, type_coerce, update
+from sqlalchemy import DateTime, Select, String, and_, func, or_, select, type_coerce, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from .database import Database
 from .errors import InvalidInput, NotFound
 from .ical import CANCELLED_RETENTION
 from .model import Account, BookingStatus, BookingView, Booth, Role
-from .tables import AccountRow, BookingRow, BoothHoldRow, BoothRow, FeedTokenRow
+from .tables import AccountRow, BookingRow, BoothHoldRow, BoothRow, FeedTokenRow, FeedVersionRow
 
 WINDOW_PAST = timedelta(days=30)
 WINDOW_AHEAD = timedelta(days=365)
 #: Longest booking the API accepts (24 h): bounds the start_at index scan of a window.
 LONGEST_BOOKING = timedelta(days=1)
 MAX_FEEDS_PER_ACCOUNT = 20
+#: How often a full load retries when a write lands between its reads (PostgreSQL only).
+_LOAD_ATTEMPTS = 3
 
 TOKEN_KINDS: tuple[str, ...] = ("organizer", "venue")
 SubjectKind = Literal["organizer", "venue", "booth"]
@@ -65,34 +75,49 @@ class FeedSubject:
 
 @dataclass(frozen=True)
 class FeedVersion:
-    """What a conditional GET compares, from one aggregate query.
+    """The feed's row of ``feed_versions``: ``version`` 0 and no ``changed_at`` when no booking
+    of the subject was ever written (the feed has always been empty)."""
 
-    ``count``, ``id_sum`` and ``latest_update`` describe the bookings shown: any change to one of
-    them raises ``latest_update`` (every write sets ``updated_at`` to now), and a booking entering
-    or leaving the feed changes ``count`` or ``id_sum``.
+    version: int
+    changed_at: datetime | None
+
+    @property
+    def ever_changed(self) -> bool:
+        return self.version > 0
+
+    def key(self, day: datetime) -> tuple[object, ...]:
+        """What the ETag takes from the version: the number, and the day the feed was computed
+        for (a feed that never had a booking does not depend on the day)."""
+        return (self.version, day.date().isoformat()) if self.ever_changed else (0,)
+
+
+NO_VERSION = FeedVersion(0, None)
+
+
+def feed_day(now: datetime) -> datetime:
+    """The start of ``now``'s UTC day: feeds are computed for a day, not an instant."""
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def window(day: datetime) -> tuple[datetime, datetime]:
+    """The feed window ``(lo, hi)`` of a day: bookings ending after lo and starting before hi."""
+    return day - WINDOW_PAST, day + WINDOW_AHEAD
+
+
+def last_change(version: FeedVersion, day: datetime) -> datetime | None:
+    """The latest instant at which the feed may have changed, for Last-Modified.
+
+    The last write it shows (``changed_at``), and the start of the day: at midnight UTC bookings
+    may have left the window or their retention, or entered the window. Whether one did is not
+    looked up (it would mean reading the feed's bookings), so a client polling with only
+    If-Modified-Since fetches every feed once a day. None for a feed never written.
     """
-
-    count: int
-    id_sum: int
-    latest_update: datetime | None
-
-    def key(self) -> tuple[object, ...]:
-        latest = None if self.latest_update is None else self.latest_update.isoformat()
-        return (self.count, self.id_sum, latest)
+    if version.changed_at is None:
+        return None
+    return max(version.changed_at, day)
 
 
-def version_of(views: list[BookingView]) -> FeedVersion:
-    """The version fields of bookings already loaded (the same ones :meth:`FeedRepository.version`
-    would count), so that the ETag of a full answer describes exactly the bytes sent."""
-    return FeedVersion(len(views), sum(v.id for v in views), max((v.updated_at for v in views), default=None))
-
-
-def window(now: datetime) -> tuple[datetime, datetime]:
-    """The feed window ``(lo, hi)``: bookings ending after lo and starting before hi."""
-    return now - WINDOW_PAST, now + WINDOW_AHEAD
-
-
-def _token(row: FeedTokenRow) -> FeedToken:
+def _token(row: Any) -> FeedToken:
     return FeedToken(row.id, row.kind, row.subject_id, row.created_by, row.created_at, row.revoked_at)
 
 
@@ -125,15 +150,26 @@ def _in_window(lo: datetime, hi: datetime) -> ColumnElement[bool]:
     return and_(BookingRow.end_at > lo, BookingRow.start_at < hi, BookingRow.start_at > lo - LONGEST_BOOKING)
 
 
-def _retained(now: datetime) -> ColumnElement[bool]:
+def _retained(day: datetime) -> ColumnElement[bool]:
     return or_(
         BookingRow.status != BookingStatus.CANCELLED.value,
-        BookingRow.updated_at >= now - CANCELLED_RETENTION,
+        BookingRow.updated_at >= day - CANCELLED_RETENTION,
     )
 
 
-def _shown(lo: datetime, hi: datetime, now: datetime) -> ColumnElement[bool]:
-    return and_(_in_window(lo, hi), _retained(now))
+def _shown(day: datetime) -> ColumnElement[bool]:
+    lo, hi = window(day)
+    return and_(_in_window(lo, hi), _retained(day))
+
+
+def _version_query(kind: str, subject_id: int) -> Select[int, datetime]:
+    return select(FeedVersionRow.version, FeedVersionRow.changed_at).where(
+        FeedVersionRow.kind == kind, FeedVersionRow.subject_id == subject_id
+    )
+
+
+def _version_of(row: Any) -> FeedVersion:
+    return NO_VERSION if row is None else FeedVersion(int(row[0]), row[1])
 
 
 class FeedRepository:
@@ -199,96 +235,87 @@ class FeedRepository:
 
     async def resolve(self, kind: str, token_hash: str) -> tuple[FeedToken, Account] | None:
         """The live feed with this token hash, and the account that created it."""
-        async with self.db.read() as session:
-            return await self._resolve(session, kind, token_hash)
+        found = await self.open_feed(kind, token_hash)
+        return None if found is None else found[:2]
 
-    @staticmethod
-    async def _resolve(session: AsyncSession, kind: str, token_hash: str) -> tuple[FeedToken, Account] | None:
-        found = (await session.execute(
-            select(FeedTokenRow, AccountRow)
+    async def open_feed(self, kind: str, token_hash: str) -> tuple[FeedToken, Account, FeedVersion] | None:
+        """The live feed with this token hash, the account that created it and the feed's
+        version: what a poll needs, in one query (token by its unique hash, account and version
+        by primary key). Core rows, not ORM objects: this runs on every poll."""
+        query = (
+            select(
+                FeedTokenRow.id, FeedTokenRow.kind, FeedTokenRow.subject_id, FeedTokenRow.created_by,
+                FeedTokenRow.created_at, FeedTokenRow.revoked_at,
+                AccountRow.email, AccountRow.name, AccountRow.company, AccountRow.role, AccountRow.venue_id,
+                FeedVersionRow.version, FeedVersionRow.changed_at,
+            )
             .join(AccountRow, AccountRow.id == FeedTokenRow.created_by)
+            # Token kinds are feed kinds: an organizer token's subject is the account, a venue
+            # token's the venue.
+            .outerjoin(FeedVersionRow, and_(FeedVersionRow.kind == FeedTokenRow.kind,
+                                            FeedVersionRow.subject_id == FeedTokenRow.subject_id))
             .where(FeedTokenRow.token_hash == token_hash, FeedTokenRow.kind == kind,
                    FeedTokenRow.revoked_at.is_(None))
-        )).first()
-        return (_token(found[0]), _account(found[1])) if found else None
-
-    async def open_feed(self, kind: str, token_hash: str,
-                        now: datetime) -> tuple[FeedToken, Account, FeedVersion] | None:
-        """:meth:`resolve` and :meth:`version` in one read transaction (what a poll needs)."""
+        )
         async with self.db.read() as session:
-            found = await self._resolve(session, kind, token_hash)
-            if found is None:
-                return None
-            feed, owner = found
-            subject = FeedSubject("organizer" if kind == "organizer" else "venue", feed.subject_id)
-            return feed, owner, await self._version(session, subject, now)
+            connection = await session.connection()
+            row = (await connection.execute(query)).first()
+        if row is None:
+            return None
+        owner = Account(row.created_by, row.email, row.name, row.company, Role(row.role), row.venue_id)
+        version = NO_VERSION if row.version is None else FeedVersion(int(row.version), row.changed_at)
+        return _token(row), owner, version
 
     # -- bookings of a feed ------------------------------------------------------------------
 
-    async def version(self, subject: FeedSubject, now: datetime) -> FeedVersion:
-        """(count, id sum, latest update) of what the feed shows, in one aggregate query: no
-        booking is loaded. What an If-None-Match poll needs; Last-Modified is :meth:`last_change`."""
+    async def version(self, subject: FeedSubject) -> FeedVersion:
+        """The feed's version (one primary-key read): what a poll compares."""
         async with self.db.read() as session:
-            return await self._version(session, subject, now)
+            connection = await session.connection()
+            return _version_of((await connection.execute(_version_query(subject.kind, subject.subject_id))).first())
 
-    @staticmethod
-    async def _version(session: AsyncSession, subject: FeedSubject, now: datetime) -> FeedVersion:
-        lo, hi = window(now)
-        query = (
-            select(func.count(), func.coalesce(func.sum(BookingRow.id), 0), func.max(BookingRow.updated_at))
-            .where(_of_subject(subject), _shown(lo, hi, now))
-        )
-        count, id_sum, latest = (await session.execute(query)).one()
-        return FeedVersion(int(count or 0), int(id_sum or 0), latest)
+    async def views(self, subject: FeedSubject, catalog: dict[int, Booth], day: datetime) -> list[BookingView]:
+        """The bookings the feed shows on ``day`` (see :func:`feed_day`), in feed order."""
+        return (await self.load(subject, catalog, day))[0]
 
-    async def last_change(self, subject: FeedSubject, now: datetime, version: FeedVersion) -> datetime | None:
-        """The latest instant at which the feed changed, for Last-Modified (one more aggregate).
+    async def load(self, subject: FeedSubject, catalog: dict[int, Booth],
+                   day: datetime) -> tuple[list[BookingView], FeedVersion | None]:
+        """The bookings the feed shows on ``day``, in feed order (start, then UID), and the
+        version they are: the ETag of a full answer must describe the bytes sent.
 
-        Besides the latest update of what is shown: when the latest booking to leave the feed
-        left it (its end went out of the window, or its cancellation out of retention), when the
-        latest one to enter the window by the passage of time entered it and, for venue and
-        booth feeds, the latest booking change in the window at all (a booking moved to other
-        booths leaves such a feed without a trace in what is left of it). Every one is <= now.
+        The version is read before and after the bookings, in one read transaction. On SQLite
+        that transaction is a snapshot; on PostgreSQL (read committed) each statement sees the
+        latest commits, and since every write that changes the feed raises its version in the
+        same commit, equal versions mean nothing changed between. When a write keeps landing in
+        between, the bookings come back with no version (the answer goes out without ETag).
         """
-        lo, hi = window(now)
-        left_window = BookingRow.end_at <= lo
-        left_retention = and_(BookingRow.end_at > lo, not_(_retained(now)))
-        columns: list[Any] = [
-            func.max(case((left_window, BookingRow.end_at))),
-            func.max(case((left_retention, BookingRow.updated_at))),
-            func.max(BookingRow.start_at),
-        ]
-        if subject.kind != "organizer":
-            columns.append(
-                select(func.max(BookingRow.updated_at)).where(_in_window(lo, hi)).scalar_subquery()
-            )
-        query = select(*columns).where(_of_subject(subject), BookingRow.start_at < hi)
-        async with self.db.read() as session:
-            row = (await session.execute(query)).one()
-        changes = [
-            None if row[0] is None else row[0] + WINDOW_PAST,
-            None if row[1] is None else row[1] + CANCELLED_RETENTION,
-            None if row[2] is None else row[2] - WINDOW_AHEAD,
-            row[3] if len(row) > 3 else None,
-        ]
-        known = [c for c in changes if c is not None and c <= now]
-        if version.latest_update is not None:
-            known.append(version.latest_update)
-        return max(known, default=None)
+        version_query = _version_query(subject.kind, subject.subject_id)
+        for _attempt in range(_LOAD_ATTEMPTS):
+            async with self.db.read() as session:
+                connection = await session.connection()
+                before = _version_of((await connection.execute(version_query)).first())
+                views = await self._load_views(connection, subject, catalog, day)
+                after = _version_of((await connection.execute(version_query)).first())
+            if before == after:
+                return views, after
+        return views, None
 
-    async def views(self, subject: FeedSubject, catalog: dict[int, Booth], now: datetime) -> list[BookingView]:
-        """The bookings the feed shows, in feed order (start, then UID).
-
-        Read with two Core queries (bookings with their organizer, then their booths) rather
-        than ORM objects: a 10,000-booking feed is loaded several times faster that way.
-        """
-        lo, hi = window(now)
-        condition = and_(_of_subject(subject), _shown(lo, hi, now))
+    async def _load_views(self, connection: AsyncConnection, subject: FeedSubject, catalog: dict[int, Booth],
+                          day: datetime) -> list[BookingView]:
+        """Two Core queries (bookings with their organizer, then their booths), without ORM
+        objects or per-value type processing: a 10,000-booking feed is loaded several times
+        faster that way. SQLite gives its datetimes as text, read with ``fromisoformat``;
+        asyncpg gives aware UTC datetimes already."""
+        condition = and_(_of_subject(subject), _shown(day))
+        sqlite = self.db.is_sqlite
+        raw_time = String() if sqlite else DateTime(timezone=True)
         bookings = (
             select(
-                BookingRow.id, BookingRow.uid, BookingRow.title, BookingRow.status, BookingRow.start_at,
-                BookingRow.end_at, BookingRow.sequence, BookingRow.created_at, BookingRow.updated_at,
-                # Raw JSON text on SQLite (most lists are empty: no need to decode "[]").
+                BookingRow.id, BookingRow.uid, BookingRow.title, BookingRow.status,
+                type_coerce(BookingRow.start_at, raw_time), type_coerce(BookingRow.end_at, raw_time),
+                BookingRow.sequence, type_coerce(BookingRow.created_at, raw_time),
+                type_coerce(BookingRow.updated_at, raw_time),
+                # Raw JSON text (most lists are empty: no need to decode "[]").
                 type_coerce(BookingRow.guests, String), BookingRow.organizer_id, BookingRow.override_reason,
                 AccountRow.name, AccountRow.email, AccountRow.company,
             )
@@ -302,21 +329,42 @@ class FeedRepository:
             .where(condition)
             .order_by(BoothHoldRow.booking_id, BoothHoldRow.position)
         )
-        async with self.db.read() as session:
-            # On the Connection, not the Session: plain Core rows, without the ORM's row loading.
-            connection = await session.connection()
-            booking_rows = (await connection.execute(bookings)).all()
-            hold_rows = (await connection.execute(holds)).all()
+        booking_rows = (await connection.execute(bookings)).all()
+        hold_rows = (await connection.execute(holds)).all()
         booths_of: defaultdict[int, list[Booth]] = defaultdict(list)
         for booking_id, booth_id in hold_rows:
             booth = catalog.get(booth_id)
             if booth is not None:
                 booths_of[booking_id].append(booth)
         statuses = {s.value: s for s in BookingStatus}
+        if sqlite:
+            # Many bookings share instants (creation batches, slot grid): parse each text once.
+            parsed: dict[str, datetime] = {}
+
+            def instant(raw: Any) -> datetime:
+                value = parsed.get(raw)
+                if value is None:
+                    value = parsed[raw] = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+                return value
+        else:
+            def instant(raw: Any) -> datetime:
+                return cast(datetime, raw)
+
+        # Guest lists repeat too (most are empty): decode each JSON text once.
+        guest_lists: dict[str, tuple[str, ...]] = {"[]": ()}
+
+        def guests(raw: str | list[str]) -> tuple[str, ...]:
+            if not isinstance(raw, str):  # decoded already (a PostgreSQL JSON column)
+                return tuple(raw)
+            value = guest_lists.get(raw)
+            if value is None:
+                value = guest_lists[raw] = _guests(raw)
+            return value
+
         return [
             BookingView(
-                id=r[0], uid=r[1], title=r[2], status=statuses[r[3]], start=r[4], end=r[5],
-                sequence=r[6], created_at=r[7], updated_at=r[8], guests=_guests(r[9]),
+                id=r[0], uid=r[1], title=r[2], status=statuses[r[3]], start=instant(r[4]), end=instant(r[5]),
+                sequence=r[6], created_at=instant(r[7]), updated_at=instant(r[8]), guests=guests(r[9]),
                 organizer_id=r[10], override_reason=r[11], organizer_name=r[12],
                 organizer_email=r[13], organizer_company=r[14], booths=tuple(booths_of[r[0]]),
             )

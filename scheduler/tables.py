@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -194,3 +195,17 @@ class FeedTokenRow(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class FeedVersionRow(Base):
+    """A calendar feed's version, kept by database triggers (migration 0003) in the transaction
+    of every write that can change what the feed shows: ``version`` goes up by one and
+    ``changed_at`` moves to the write's time. A conditional GET compares this row, not the
+    feed's bookings. ``kind`` is ``organizer`` (an account id), ``venue`` or ``booth``."""
+
+    __tablename__ = "feed_versions"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime]

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy import text as sql_text
 
 from booth_server import api_calendars, logs
 from booth_server.app import create_app
@@ -25,7 +26,7 @@ from booth_server.config import Config
 from booth_server.keys import DATABASE
 from scheduler import feeds as feeds_module
 from scheduler import ical
-from scheduler.tables import Base
+from scheduler.tables import AccountRow, Base, BookingRow, FeedVersionRow
 from tests.calendar_parsers import PARSERS
 from tests.conftest import (
     ADMIN,
@@ -522,9 +523,149 @@ async def test_a_304_loads_and_renders_no_booking(client, clock, monkeypatch) ->
         raise AssertionError("the 304 path must not load or render bookings")
 
     monkeypatch.setattr(feeds_module.FeedRepository, "views", fail)
+    monkeypatch.setattr(feeds_module.FeedRepository, "load", fail)
     monkeypatch.setattr(ical, "feed_ics", fail)
     assert (await client.get(path, headers={"If-None-Match": etag})).status == 304
     assert (await client.get(path, headers={"If-Modified-Since": last_modified})).status == 304
+
+
+async def _versions(client: TestClient[Any, Any]) -> dict[tuple[str, int], int]:
+    async with client.app[DATABASE].read() as session:
+        rows = (await session.execute(select(FeedVersionRow.kind, FeedVersionRow.subject_id,
+                                             FeedVersionRow.version))).all()
+    return {(kind, subject_id): version for kind, subject_id, version in rows}
+
+
+async def _ada_id(client: TestClient[Any, Any]) -> int:
+    async with client.app[DATABASE].read() as session:
+        found = await session.scalar(select(AccountRow.id).where(AccountRow.email == "ada@demo.sebastian.example"))
+    assert found is not None
+    return found
+
+
+class _RollBack(Exception):
+    pass
+
+
+async def test_a_write_raises_feed_versions_in_its_own_transaction(make_client, database_url) -> None:
+    """The triggers bump the organizer's, the booths' and the venues' versions in the transaction
+    of the write: visible inside it, committed with it, gone with a rollback."""
+    client = await make_client(database_url)
+    database = client.app[DATABASE]
+    ada = await token_for(client)
+    ada_id = await _ada_id(client)
+    booking = await book(client, ada)
+    subjects = [("organizer", ada_id), ("booth", CANTINE_A), ("booth", SF_A), ("venue", 1), ("venue", 2)]
+    untouched = [("booth", CANTINE_B), ("booth", SF_B)]
+    before = await _versions(client)
+    assert all(before.get(s, 0) >= 1 for s in subjects), before
+    assert all(s not in before for s in untouched), before
+
+    async def retitle(title: str, *, roll_back: bool) -> dict[tuple[str, int], int]:
+        seen: dict[tuple[str, int], int] = {}
+        try:
+            async with database.write() as session:
+                await session.execute(update(BookingRow).where(BookingRow.id == booking["id"]).values(title=title))
+                if not database.is_sqlite:
+                    await session.execute(sql_text("SET CONSTRAINTS ALL IMMEDIATE"))  # run the deferred triggers now
+                rows = await session.execute(select(FeedVersionRow.kind, FeedVersionRow.subject_id,
+                                                    FeedVersionRow.version))
+                seen = {(kind, subject_id): version for kind, subject_id, version in rows}
+                if roll_back:
+                    raise _RollBack
+        except _RollBack:
+            pass
+        return seen
+
+    inside = await retitle("Rolled back", roll_back=True)
+    assert all(inside[s] > before[s] for s in subjects), (before, inside)
+    assert await _versions(client) == before
+    assert (await (await client.get(f"/api/v1/bookings/{booking['id']}", headers=ada)).json())["title"] == "Pitch"
+
+    await retitle("Kept", roll_back=False)
+    after = await _versions(client)
+    assert all(after[s] > before[s] for s in subjects), (before, after)
+    assert all(s not in after for s in untouched), after
+
+    # An organizer's name is printed in venue feeds: renaming the account bumps them too.
+    async with database.write() as session:
+        await session.execute(update(AccountRow).where(AccountRow.id == ada_id).values(name="Ada King"))
+    renamed = await _versions(client)
+    assert renamed[("venue", 1)] > after[("venue", 1)] and renamed[("organizer", ada_id)] > after[("organizer", ada_id)]
+    assert renamed[("booth", CANTINE_A)] == after[("booth", CANTINE_A)]  # busy-only: no names
+
+
+async def test_a_title_change_changes_the_venue_feed(make_client, database_url, clock) -> None:
+    client = await make_client(database_url)
+    ada = await token_for(client)
+    booking = await book(client, ada, title="Old title")
+    feed = await create_feed(client, await token_for(client, STAFF_PARIS), kind="venue", venue_id=1)
+    path = path_of(feed["https_url"])
+    clock.advance(timedelta(seconds=2))
+    first = await client.get(path)
+    etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert "SUMMARY:Old title" in unfold(await first.read())
+    assert (await client.get(path, headers={"If-None-Match": etag})).status == 304
+
+    clock.advance(timedelta(minutes=1))
+    edited = await client.patch(f"/api/v1/bookings/{booking['id']}", headers=ada, json={"title": "New title"})
+    assert edited.status == 200, await edited.text()
+    clock.advance(timedelta(seconds=2))
+    assert (await client.get(path, headers={"If-Modified-Since": last_modified})).status == 200
+    response = await client.get(path, headers={"If-None-Match": etag})
+    assert response.status == 200 and response.headers["ETag"] != etag
+    assert "SUMMARY:New title" in unfold(await response.read())
+    assert (await client.get(path, headers={"If-None-Match": response.headers["ETag"]})).status == 304
+
+
+async def test_reschedule_and_cancel_change_the_booth_feed(make_client, database_url, clock) -> None:
+    client = await make_client(database_url)
+    ada = await token_for(client)
+    booking = await book(client, ada)
+    path = f"/feeds/booths/{SF_A}.ics"
+    clock.advance(timedelta(seconds=2))
+    first = await client.get(path)
+    etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert (await client.get(path, headers={"If-None-Match": etag})).status == 304
+
+    clock.advance(timedelta(minutes=1))
+    moved = await client.patch(f"/api/v1/bookings/{booking['id']}", headers=ada, json={"start": "2027-03-16T15:00:00Z"})
+    assert moved.status == 200, await moved.text()
+    clock.advance(timedelta(seconds=2))
+    assert (await client.get(path, headers={"If-Modified-Since": last_modified})).status == 200
+    response = await client.get(path, headers={"If-None-Match": etag})
+    assert response.status == 200 and response.headers["ETag"] != etag
+    assert "DTSTART:20270316T150000Z" in unfold(await response.read())
+    etag, last_modified = response.headers["ETag"], response.headers["Last-Modified"]
+
+    clock.advance(timedelta(minutes=1))
+    assert (await client.delete(f"/api/v1/bookings/{booking['id']}", headers=ada)).status == 200
+    clock.advance(timedelta(seconds=2))
+    assert (await client.get(path, headers={"If-Modified-Since": last_modified})).status == 200
+    response = await client.get(path, headers={"If-None-Match": etag})
+    assert response.status == 200 and response.headers["ETag"] != etag
+    assert "SUMMARY:Cancelled: Booked" in unfold(await response.read())
+
+
+async def test_the_utc_day_boundary_changes_the_etag(make_client, database_url, clock) -> None:
+    """A feed is computed for the current UTC day: within the day nothing changes by itself; at
+    midnight UTC the ETag changes and Last-Modified becomes that midnight."""
+    client = await make_client(database_url)
+    ada = await token_for(client)
+    await book(client, ada)
+    path = path_of((await create_feed(client, ada))["https_url"])
+    clock.advance(timedelta(seconds=2))  # 1 March 2027, 12:00:02 UTC
+    first = await client.get(path)
+    etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
+    clock.advance(timedelta(hours=11, minutes=59))  # 23:59:02, the same day
+    assert (await client.get(path, headers={"If-None-Match": etag})).status == 304
+    assert (await client.get(path, headers={"If-Modified-Since": last_modified})).status == 304
+    clock.advance(timedelta(minutes=1))  # 2 March, 00:00:02
+    assert (await client.get(path, headers={"If-Modified-Since": last_modified})).status == 200
+    response = await client.get(path, headers={"If-None-Match": etag})
+    assert response.status == 200 and response.headers["ETag"] != etag
+    assert response.headers["Last-Modified"] == "Tue, 02 Mar 2027 00:00:00 GMT"
+    assert (await client.get(path, headers={"If-None-Match": response.headers["ETag"]})).status == 304
 
 
 def test_http_date_parsing_and_entity_tags() -> None:
