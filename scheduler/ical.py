@@ -181,8 +181,12 @@ def _uri(text: str) -> str:
 def _stamp(value: datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value!r}: calendar times must be timezone-aware")
-    # isoformat and two replaces: a third of the cost of strftime, which matters at 10,000 events.
-    return value.astimezone(_UTC).isoformat(timespec="seconds")[:19].replace("-", "").replace(":", "") + "Z"
+    if value.tzinfo is not _UTC:
+        value = value.astimezone(_UTC)
+    # %-formatting of the fields: a third of isoformat-and-replace, a tenth of strftime, which
+    # matters at four stamps an event and 10,000 events.
+    return "%04d%02d%02dT%02d%02d%02dZ" % (value.year, value.month, value.day, value.hour, value.minute,
+                                           value.second)
 
 
 def _fold(line: str) -> bytes:
@@ -212,7 +216,9 @@ def _fold(line: str) -> bytes:
 
 
 def _component(name: str, lines: Iterable[str]) -> bytes:
-    body = b"\r\n".join([_fold(line) for line in lines])
+    # Most lines are short ASCII: encode them inline, sparing a call per line at 10,000 events.
+    body = b"\r\n".join([line.encode() if len(line) <= _LINE_OCTETS and line.isascii() else _fold(line)
+                          for line in lines])
     return b"BEGIN:%s\r\n%s\r\nEND:%s\r\n" % (name.encode(), body, name.encode())
 
 
