@@ -3,6 +3,8 @@ process, or two nodes, never mix their numbers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -49,6 +51,32 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        # ``labels()`` takes a lock and builds a key on every call: the per-message counters
+        # keep their children (a handful of message types and codes, all from the protocol).
+        self._in: dict[str, Any] = {}
+        self._out: dict[str, Any] = {}
+        self._errors: dict[str, Any] = {}
+
+    def received(self, message_type: str) -> None:
+        """Count one incoming message of ``message_type``."""
+        child = self._in.get(message_type)
+        if child is None:
+            child = self._in[message_type] = self.messages.labels("in", message_type)
+        child.inc()
+
+    def sent(self, message_type: str) -> None:
+        """Count one outgoing message of ``message_type``."""
+        child = self._out.get(message_type)
+        if child is None:
+            child = self._out[message_type] = self.messages.labels("out", message_type)
+        child.inc()
+
+    def error(self, code: str) -> None:
+        """Count one error sent (or close made) with ``code``."""
+        child = self._errors.get(code)
+        if child is None:
+            child = self._errors[code] = self.errors.labels(code)
+        child.inc()
 
     async def handler(self, _request: web.Request) -> web.Response:
         """``GET /metrics`` in the Prometheus text format."""

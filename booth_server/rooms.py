@@ -335,6 +335,17 @@ class RoomRegistry:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
+    async def run_heartbeats(self) -> None:
+        """One sweep over every socket for pings, the idle timeout and the auth timeout
+        (instead of a timer task per socket: thousands of idle booths stay cheap)."""
+        loop = asyncio.get_running_loop()
+        timings = self.timings
+        while True:
+            await asyncio.sleep(timings.sweep_every)
+            now = loop.time()
+            for conn in list(self._sockets):
+                conn.check_timers(now, timings)
+
     async def shutdown(self, wait: float = 5.0) -> None:
         """Stop accepting, tell every socket ``server_going_away`` and close it with 1001."""
         self.draining = True
@@ -343,7 +354,7 @@ class RoomRegistry:
             conn.send(ServerGoingAway(retry_after=SHUTDOWN_RETRY_AFTER))
             conn.close(CloseCode.GOING_AWAY, "server_going_away")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(c.done.wait() for c in sockets)), wait)
+            await asyncio.wait_for(asyncio.gather(*(c.wait_finished() for c in sockets)), wait)
         for task in list(self._tasks):
             task.cancel()
 

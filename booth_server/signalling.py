@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -27,7 +26,7 @@ from webrtc import turn
 from webrtc.errors import RATE_LIMIT_CLOSE, CloseCode, ProtocolError
 from webrtc.limits import MAX_MESSAGE_BYTES
 from webrtc.messages import ClientMessage, Hello, Join, Message, Ping, Pong, decode
-from webrtc.ratelimit import Verdict
+from webrtc.ratelimit import RateLimiter, Verdict
 
 from . import booth_auth
 from .config import Config, ConfigError
@@ -89,59 +88,45 @@ async def signalling(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         return error_response(400, "websocket_required", f"{PATH} speaks WebSocket only (docs/protocol.md)")
     await ws.prepare(request)
-    loop = asyncio.get_running_loop()
-    conn = Connection(ws, app[METRICS], loop.time())
+    conn = Connection(ws, app[METRICS], asyncio.get_running_loop().time())
     registry.opened(conn)
-    writer = asyncio.create_task(conn.run_writer())
-    heartbeat = asyncio.create_task(conn.run_heartbeat(registry.timings))
-    auth_timer = loop.call_later(registry.timings.auth_timeout, conn.auth_timed_out)
     try:
         await _read(request, conn)
     finally:
-        auth_timer.cancel()
-        heartbeat.cancel()
-        writer.cancel()
         registry.detach(conn)
-        conn.done.set()
+        conn.finished()
     return ws
 
 
 async def _read(request: web.Request, conn: Connection) -> None:
     """Handle frames one at a time until the booth closes, or the server wants to close."""
     ws, loop = conn.ws, asyncio.get_running_loop()
-    receiving: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            receiving = asyncio.ensure_future(ws.receive())
-            await asyncio.wait((receiving, conn.close_wanted), return_when=asyncio.FIRST_COMPLETED)
-            if not receiving.done():
-                receiving.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await receiving
-                code, reason = conn.close_wanted.result()
-                # On timeout aiohttp's close() is cancelled and drops the connection by itself.
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(ws.close(code=code, message=reason.encode()), CLOSE_WITHIN)
-                return
-            frame = receiving.result()
-            conn.last_heard = loop.time()
-            if frame.type is WSMsgType.PING:
-                conn.pong(frame.data)
-            elif frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                await _on_frame(request, conn, frame.data, frame.type is WSMsgType.BINARY)
-            elif frame.type is WSMsgType.ERROR:
-                if getattr(frame.data, "code", None) == MESSAGE_TOO_BIG:  # over the hard limit
-                    request.app[METRICS].errors.labels("message_too_big").inc()
-                return
-            elif frame.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-                return
-    finally:
-        if receiving is not None and not receiving.done():
-            receiving.cancel()  # aiohttp cancels this handler when the connection is lost
+    metrics = request.app[METRICS]
+    while True:
+        frame = await conn.receive()
+        if frame is None:  # the server wants to close, after what was queued before
+            code, reason = conn.close_wish or (CloseCode.NORMAL, "")
+            # On timeout aiohttp's close() is cancelled and drops the connection by itself.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.close(code=code, message=reason.encode()), CLOSE_WITHIN)
+            return
+        conn.last_heard = now = loop.time()
+        kind = frame.type
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+            await _on_frame(request, conn, frame.data, kind is WSMsgType.BINARY, now)
+        elif kind is WSMsgType.PING:
+            conn.pong(frame.data)
+        elif kind is WSMsgType.ERROR:
+            if getattr(frame.data, "code", None) == MESSAGE_TOO_BIG:  # over the hard limit
+                metrics.error("message_too_big")
+            return
+        elif kind in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return
 
 
-async def _on_frame(request: web.Request, conn: Connection, data: bytes, binary: bool) -> None:
-    verdict = conn.limiter.check(asyncio.get_running_loop().time())
+async def _on_frame(request: web.Request, conn: Connection, data: bytes, binary: bool, now: float) -> None:
+    """One text or binary frame, received at loop time ``now``."""
+    verdict = conn.limiter.check(now)
     if verdict is not Verdict.ALLOW:
         conn.fail(ProtocolError("rate_limited", "over 50 messages per second: the message was dropped"))
         if verdict is Verdict.CLOSE:
@@ -153,7 +138,7 @@ async def _on_frame(request: web.Request, conn: Connection, data: bytes, binary:
             raise ProtocolError("bad_json", "binary frames are not accepted: send JSON text")
         message = decode(data)
         assert isinstance(message, ClientMessage)
-        request.app[METRICS].messages.labels("in", message.type).inc()
+        request.app[METRICS].received(message.type)
         if conn.authenticated:
             await _dispatch(request, conn, message)
         else:
@@ -177,6 +162,9 @@ async def _hello(request: web.Request, conn: Connection, message: ClientMessage)
     if conn.closing:
         return  # timed out while the key was looked up
     now = app[CLOCK].now()
+    # The booth's burst of 100 starts after its hello: a fast server must not cost it a message
+    # of its first burst (a slow one used to refill it while handling the burst).
+    conn.limiter = RateLimiter(asyncio.get_running_loop().time())
     app[SIGNALLING].attach(conn, key, message, booth_auth.issue_session_token(key, now), now)
 
 
@@ -235,12 +223,14 @@ async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DEVICES] = DeviceKeys(app[DATABASE])
     unsubscribe = app[CLOCK].on_advance(registry.wake)
     timers = asyncio.create_task(registry.run())
+    heartbeats = asyncio.create_task(registry.run_heartbeats())
     yield
     unsubscribe()
     await registry.shutdown(wait=1.0)  # if on_shutdown did not run (startup failed half-way)
-    timers.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await timers
+    for task in (timers, heartbeats):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _on_shutdown(app: web.Application) -> None:

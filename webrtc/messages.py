@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -446,7 +447,9 @@ def decode(text: str | bytes, *, origin: Origin = "client") -> Message:
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError("message_too_big", f"{size} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
-        raw = json.loads(text, parse_constant=_reject_constant)
+        if isinstance(text, bytes):  # as json.loads does it
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        raw = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ProtocolError("bad_json", f"not JSON: {str(exc)[:120]}") from None
     return parse(raw, origin=origin)
@@ -454,7 +457,7 @@ def decode(text: str | bytes, *, origin: Origin = "client") -> Message:
 
 def dump(msg: Message) -> dict[str, Any]:
     """The wire dict of a message (``type`` first)."""
-    return {"type": msg.type, **_encode_object(msg)}
+    return _encode_object(msg, {"type": msg.type})
 
 
 def encode(msg: Message) -> str:
@@ -463,7 +466,7 @@ def encode(msg: Message) -> str:
     ASCII because a client may smuggle a lone surrogate (``"\\ud800"``) into a string: kept
     escaped it is still valid JSON for the partner, where raw it could not be sent as UTF-8.
     """
-    return json.dumps(dump(msg), separators=(",", ":"))
+    return _ENCODER.encode(dump(msg))
 
 
 def error_message(exc: ProtocolError) -> ErrorMessage:
@@ -494,22 +497,56 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Made once: ``json.dumps``/``json.loads`` with options build a new coder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 @cache
 def _hints(cls: type) -> dict[str, Any]:
     return get_type_hints(cls)
 
 
-def _encode_object(obj: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        if value is None and not f.metadata.get("nullable"):
-            continue
-        out[f.metadata.get("wire", f.name)] = _encode(value, local=bool(f.metadata.get("local")))
+_PLAIN = frozenset({str, int, bool, float, NoneType})
+
+
+_WIRE_FIELDS: dict[type, tuple[tuple[str, str, bool, bool], ...]] = {}
+
+
+def _wire_fields(cls: type) -> tuple[tuple[str, str, bool, bool], ...]:
+    """``(name, wire name, nullable, local)`` of each field, in declaration order."""
+    found = _WIRE_FIELDS.get(cls)
+    if found is None:
+        found = _WIRE_FIELDS[cls] = tuple(
+            (
+                f.name,
+                f.metadata.get("wire", f.name),
+                bool(f.metadata.get("nullable")),
+                bool(f.metadata.get("local")),
+            )
+            for f in fields(cls)
+        )
+    return found
+
+
+def _encode_object(obj: Any, out: dict[str, Any] | None = None) -> dict[str, Any]:
+    if out is None:
+        out = {}
+    for name, wire, nullable, local in _wire_fields(type(obj)):
+        value = getattr(obj, name)
+        if value is None:
+            if nullable:
+                out[wire] = None
+        elif type(value) in _PLAIN:  # most fields: no conversion (checked first, it is cheap)
+            out[wire] = value
+        else:
+            out[wire] = _encode(value, local=local)
     return out
 
 
 def _encode(value: Any, *, local: bool = False) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
@@ -532,36 +569,64 @@ def _format_time(value: datetime, *, local: bool) -> str:
 
 
 def _decode_object(raw: dict[str, Any], cls: type) -> Any:
+    return _decoder(cls)(raw)
+
+
+_Convert = Callable[[Any], Any]
+
+
+@cache
+def _decoder(cls: type) -> Callable[[dict[str, Any]], Any]:
+    """A function building ``cls`` from its (already validated) wire dict, made once per class:
+    the type hints are read here, not for every message."""
     hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        wire = f.metadata.get("wire", f.name)
-        if wire in raw:
-            kwargs[f.name] = _decode(raw[wire], hints[f.name])
-        elif f.default is MISSING and f.default_factory is MISSING:
-            raise ValueError(f"missing {wire}")  # the schema should have caught it
-    return cls(**kwargs)
+    specs = [
+        (
+            f.metadata.get("wire", f.name),
+            f.name,
+            _converter(hints[f.name]),
+            f.default is MISSING and f.default_factory is MISSING,
+        )
+        for f in fields(cls)
+    ]
+
+    def decode(raw: dict[str, Any]) -> Any:
+        kwargs: dict[str, Any] = {}
+        for wire, name, convert, required in specs:
+            if wire in raw:
+                value = raw[wire]
+                kwargs[name] = value if convert is None else convert(value)
+            elif required:
+                raise ValueError(f"missing {wire}")  # the schema should have caught it
+        return cls(**kwargs)
+
+    return decode
 
 
-def _decode(value: Any, hint: Any) -> Any:
+def _converter(hint: Any) -> _Convert | None:
+    """How to turn a JSON value into a field of type ``hint`` (None: as it is)."""
     origin = get_origin(hint)
     if origin in (Union, UnionType):
-        if value is None:
-            return None
         options = [arg for arg in get_args(hint) if arg is not NoneType]
         if len(options) == 1:
-            return _decode(value, options[0])
+            inner = _converter(options[0])
+            if inner is None:
+                return None
+            return lambda value: None if value is None else inner(value)
         # ``str | int`` ids: JSON Schema counts 1.0 as an integer, Python should not keep a float.
-        return int(value) if isinstance(value, float) else value
+        return lambda value: int(value) if isinstance(value, float) else value
     if origin is tuple:
-        return tuple(_decode(item, get_args(hint)[0]) for item in value)
+        item = _converter(get_args(hint)[0])
+        if item is None:
+            return tuple
+        return lambda value: tuple(item(v) for v in value)
     if isinstance(hint, type):
         if issubclass(hint, enum.Enum):
-            return hint(value)
+            return hint
         if hint is datetime:
-            return datetime.fromisoformat(value)
+            return datetime.fromisoformat
         if hint is int:
-            return int(value)
+            return lambda value: value if type(value) is int else int(value)
         if is_dataclass(hint):
-            return _decode_object(value, hint)
-    return value
+            return _decoder(hint)
+    return None

@@ -26,7 +26,7 @@ import enum
 import math
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,7 +125,7 @@ class Stream:
     def number(self, message: Sequenced) -> Sequenced:
         """Give ``message`` the next seq and keep it for replay."""
         self.last_seq += 1
-        numbered = replace(message, seq=self.last_seq)
+        numbered = _with_seq(message, self.last_seq)
         self.history.append(numbered)
         return numbered
 
@@ -139,6 +139,26 @@ class Stream:
         if last_seq < oldest - 1:
             raise ProtocolError("resume_failed", f"messages after seq {last_seq} are no longer kept")
         return [m for m in self.history if m.seq > last_seq]
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _with_seq(message: Sequenced, seq: int) -> Sequenced:
+    """``dataclasses.replace(message, seq=seq)``, for every relayed message: a copy of the
+    frozen message, field by field, without ``replace``'s per-call introspection."""
+    copy = object.__new__(type(message))
+    for name in _field_names(type(message)):
+        object.__setattr__(copy, name, getattr(message, name))
+    object.__setattr__(copy, "seq", seq)
+    return copy
 
 
 @dataclass
