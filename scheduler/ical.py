@@ -157,9 +157,10 @@ class _Range(Protocol):
 
 def _escape(text: str) -> str:
     """TEXT value escaping of RFC 5545 §3.3.11 (backslash first, so nothing is escaped twice)."""
+    if not text.isprintable():  # rare: spares the regular expression on almost every value
+        text = _CONTROLS.sub("", text)
     return (
-        _CONTROLS.sub("", text)
-        .replace("\\", "\\\\")
+        text.replace("\\", "\\\\")
         .replace(";", "\\;")
         .replace(",", "\\,")
         .replace("\r\n", "\\n")
@@ -234,12 +235,12 @@ def _local_span(start: datetime, end: datetime, zone_name: str) -> str:
     zone = _zone(zone_name)
     s, e = start.astimezone(zone), end.astimezone(zone)
     s_abbr, e_abbr = s.tzname(), e.tzname()
-    first = s.isoformat(" ", "minutes")[:16]
+    first = "%04d-%02d-%02d %02d:%02d" % (s.year, s.month, s.day, s.hour, s.minute)
     if s_abbr != e_abbr:
         first += f" {s_abbr}"
-    last = e.isoformat(" ", "minutes")[:16]
-    if last[:10] == first[:10]:
-        last = last[11:]
+    last = "%02d:%02d" % (e.hour, e.minute)
+    if e.date() != s.date():
+        last = "%04d-%02d-%02d %s" % (e.year, e.month, e.day, last)
     return f"{first}–{last} {e_abbr}"
 
 
