@@ -34,7 +34,8 @@ def busy_ranges(count: int = 40) -> list[Busy]:
     ranges = []
     for booking_id in range(count):
         start = datetime.combine(DAY_FROM, datetime.min.time(), UTC) + timedelta(
-            days=rng.randrange(90), hours=rng.randrange(14, 18), minutes=15 * rng.randrange(4))
+            days=rng.randrange(90), hours=rng.randrange(14, 18), minutes=15 * rng.randrange(4)
+        )
         booth = rng.choice(PAIR)
         ranges.append(Busy(booth.id, start, start + timedelta(minutes=15 * rng.randrange(1, 9)), booking_id))
     return ranges
@@ -57,8 +58,10 @@ def main() -> None:
     cold, slots = median_ms(busy, cold=True)
     warm, _ = median_ms(busy, cold=False)
     print(f"available_slots: 2 booths, 90 days, {len(busy)} busy ranges, 60-minute slots -> {slots} slots")
-    print(f"median of {RUNS} runs: cold {cold:.2f} ms, warm {warm:.2f} ms (goal <= 20 ms); "
-          f"os.cpu_count() = {os.cpu_count()}, Python {sys.version.split()[0]}")
+    print(
+        f"median of {RUNS} runs: cold {cold:.2f} ms, warm {warm:.2f} ms (goal <= 20 ms); "
+        f"os.cpu_count() = {os.cpu_count()}, Python {sys.version.split()[0]}"
+    )
 
 
 if __name__ == "__main__":

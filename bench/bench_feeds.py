@@ -53,7 +53,9 @@ ADA = "ada@demo.sebastian.example"
 PASSWORD = "sister-cities-demo"
 PAIRS = ((1, 3), (2, 4))  # Paris and San Francisco booths of the demo data
 BUFFER = timedelta(minutes=10)
-FEED_INDEX = "CREATE INDEX bench_feed_version ON bookings (organizer_id, end_at, start_at, status, updated_at)"
+FEED_INDEX = (
+    "CREATE INDEX bench_feed_version ON bookings (organizer_id, end_at, start_at, status, updated_at)"
+)
 
 
 async def seed(client: TestClient[Any, Any], count: int) -> int:
@@ -69,31 +71,51 @@ async def seed(client: TestClient[Any, Any], count: int) -> int:
         end = start + timedelta(minutes=60)
         cancelled = i % 20 == 19
         updated = NOW - timedelta(days=2) if cancelled else NOW - timedelta(days=40)
-        bookings.append({
-            "id": i + 1, "uid": f"bench-{i:06d}@sebastian", "title": f"Pitch #{i} — Café, demo; round 2",
-            "organizer_id": ada_id, "status": "cancelled" if cancelled else "confirmed",
-            "start_at": start, "end_at": end, "sequence": 1 if cancelled else 0,
-            "guests": ["bob@example.com"] if i % 3 == 0 else [],
-            "created_at": NOW - timedelta(days=40), "updated_at": updated,
-        })
+        bookings.append(
+            {
+                "id": i + 1,
+                "uid": f"bench-{i:06d}@sebastian",
+                "title": f"Pitch #{i} — Café, demo; round 2",
+                "organizer_id": ada_id,
+                "status": "cancelled" if cancelled else "confirmed",
+                "start_at": start,
+                "end_at": end,
+                "sequence": 1 if cancelled else 0,
+                "guests": ["bob@example.com"] if i % 3 == 0 else [],
+                "created_at": NOW - timedelta(days=40),
+                "updated_at": updated,
+            }
+        )
         for position, booth_id in enumerate(PAIRS[i % len(PAIRS)]):
-            holds.append({"booking_id": i + 1, "booth_id": booth_id, "position": position, "start_at": start,
-                          "blocked_until": end + BUFFER, "active": not cancelled})
+            holds.append(
+                {
+                    "booking_id": i + 1,
+                    "booth_id": booth_id,
+                    "position": position,
+                    "start_at": start,
+                    "blocked_until": end + BUFFER,
+                    "active": not cancelled,
+                }
+            )
     async with database.write() as session:
         # SQLite's overlap triggers scan every hold of a booth per insert (quadratic in a bulk
         # load): set them aside while loading rows that are known not to overlap.
         triggers = []
         if database.is_sqlite:
-            triggers = (await session.execute(text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'booth_holds' "
-                "AND name LIKE 'booth_holds_no_overlap%'"
-            ))).all()
+            triggers = (
+                await session.execute(
+                    text(
+                        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'booth_holds' "
+                        "AND name LIKE 'booth_holds_no_overlap%'"
+                    )
+                )
+            ).all()
             for name, _sql in triggers:
                 await session.execute(text(f'DROP TRIGGER "{name}"'))
         for chunk in range(0, count, 2000):
-            await session.execute(insert(BookingRow), bookings[chunk:chunk + 2000])
+            await session.execute(insert(BookingRow), bookings[chunk : chunk + 2000])
         for chunk in range(0, len(holds), 2000):
-            await session.execute(insert(BoothHoldRow), holds[chunk:chunk + 2000])
+            await session.execute(insert(BoothHoldRow), holds[chunk : chunk + 2000])
         for _name, sql in triggers:
             await session.execute(text(sql))
     return ada_id
@@ -120,9 +142,12 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--polls", type=int, default=300)
     parser.add_argument("--database", help="database URL (default: a temporary SQLite file)")
-    parser.add_argument("--feed-index", action="store_true",
-                        help=f"add the covering index {FEED_INDEX!r} to the bench database first (not in the "
-                             "schema: shows what it would buy)")
+    parser.add_argument(
+        "--feed-index",
+        action="store_true",
+        help=f"add the covering index {FEED_INDEX!r} to the bench database first (not in the "
+        "schema: shows what it would buy)",
+    )
     args = parser.parse_args()
     polls = max(args.polls, 200)
 
@@ -138,9 +163,13 @@ async def main() -> None:
             if args.feed_index:
                 async with client.app[DATABASE].write() as session:
                     await session.execute(text(FEED_INDEX))
-            token = (await (await client.post("/api/v1/tokens", json={"email": ADA, "password": PASSWORD})).json())["token"]
+            token = (
+                await (await client.post("/api/v1/tokens", json={"email": ADA, "password": PASSWORD})).json()
+            )["token"]
             headers = {"Authorization": f"Bearer {token}"}
-            feed = await (await client.post("/api/v1/feeds", headers=headers, json={"kind": "organizer"})).json()
+            feed = await (
+                await client.post("/api/v1/feeds", headers=headers, json={"kind": "organizer"})
+            ).json()
             path = "/" + feed["https_url"].split("://", 1)[1].split("/", 1)[1]
 
             sizes: list[int] = []
@@ -190,7 +219,12 @@ async def main() -> None:
             loads = await timed(load, args.runs)
 
             def render() -> None:
-                ical.feed_ics(views, name="Ada Lovelace: booth sessions", kind="organizer", now_for_retention=feed_day(NOW))
+                ical.feed_ics(
+                    views,
+                    name="Ada Lovelace: booth sessions",
+                    kind="organizer",
+                    now_for_retention=feed_day(NOW),
+                )
 
             render_cold, render_warm = [], []
             for _ in range(args.runs):
@@ -208,26 +242,39 @@ async def main() -> None:
     p90 = statistics.quantiles(not_modified, n=10)[-1]
     engine = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     index = " + covering feed index" if args.feed_index else " (schema indexes only)"
-    print(f"bench_feeds: {args.bookings} bookings in one organizer feed, {engine}{index}, "
-          f"Python {platform.python_version()}, os.cpu_count() = {os.cpu_count()}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"bench_feeds: {args.bookings} bookings in one organizer feed, {engine}{index}, "
+        f"Python {platform.python_version()}, os.cpu_count() = {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"  seeded rows in {seeded:.2f} s; feed {sizes[0] / 1e6:.2f} MB, {len(views)} events")
     print(f"  HTTP full answer, cold render  median {ms(med(cold))}  (min {ms(min(cold))}, {args.runs} runs)")
     print(f"  HTTP full answer, warm render  median {ms(med(warm))}  (min {ms(min(warm))}, {args.runs} runs)")
-    print(f"  HTTP 304 (If-None-Match)       median {ms(med(not_modified))}  (p90 {ms(p90)}, {polls} requests)")
-    print(f"  ratio full/304: cold {med(cold) / med(not_modified):7.0f}x   warm {med(warm) / med(not_modified):7.0f}x")
+    print(
+        f"  HTTP 304 (If-None-Match)       median {ms(med(not_modified))}  (p90 {ms(p90)}, {polls} requests)"
+    )
+    print(
+        f"  ratio full/304: cold {med(cold) / med(not_modified):7.0f}x   warm {med(warm) / med(not_modified):7.0f}x"
+    )
     print("  parts:")
     print(f"    304 decision without HTTP (token + feed version, one query)     median {ms(med(decision))}")
     print(f"    baseline: a read transaction running SELECT 1                   median {ms(med(floors))}")
     print(f"    load {len(views)} bookings (2 Core queries)                          median {ms(med(loads))}")
-    print(f"    render, cold memo                                               median {ms(med(render_cold))}")
-    print(f"    render, warm memo                                               median {ms(med(render_warm))}")
+    print(
+        f"    render, cold memo                                               median {ms(med(render_cold))}"
+    )
+    print(
+        f"    render, warm memo                                               median {ms(med(render_warm))}"
+    )
+
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    print(f"  goals: 304 median <= 2 ms: {verdict(med(not_modified) <= 0.002)}; >= 100x cheaper than a full "
-          f"answer: cold {verdict(med(cold) >= 100 * med(not_modified))}, "
-          f"warm {verdict(med(warm) >= 100 * med(not_modified))}")
+    print(
+        f"  goals: 304 median <= 2 ms: {verdict(med(not_modified) <= 0.002)}; >= 100x cheaper than a full "
+        f"answer: cold {verdict(med(cold) >= 100 * med(not_modified))}, "
+        f"warm {verdict(med(warm) >= 100 * med(not_modified))}"
+    )
 
 
 if __name__ == "__main__":

@@ -54,12 +54,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 #: A Chrome-sized offer (about 3 KB): the relay copies what it is given, so size matters a little.
 SDP_BODY = "".join(
-    f"a=rtpmap:{96 + i} VP8/90000\r\na=rtcp-fb:{96 + i} nack\r\na=rtcp-fb:{96 + i} goog-remb\r\n" for i in range(24)
+    f"a=rtpmap:{96 + i} VP8/90000\r\na=rtcp-fb:{96 + i} nack\r\na=rtcp-fb:{96 + i} goog-remb\r\n"
+    for i in range(24)
 )
 
 
 def sdp(n: int) -> str:
-    return f"v=0\r\no=- {n} 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n" + SDP_BODY
+    return (
+        f"v=0\r\no=- {n} 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n" + SDP_BODY
+    )
 
 
 def candidate(n: int) -> dict[str, Any]:
@@ -147,31 +150,72 @@ async def seed(path: Path, booths: int, rooms: int, now: datetime) -> Seeded:
     keys = [f"dk_bench{i:05d}_{secrets.token_urlsafe(24)}" for i in range(booths)]
     booked: list[tuple[int, int, int]] = []
     async with db.write() as session:
-        paris = VenueRow(name="Bench Paris", city="Paris", timezone="Europe/Paris", country="FR",
-                         subdivision=None, address="", opening_hours=hours, rules={})
-        sf = VenueRow(name="Bench San Francisco", city="San Francisco", timezone="America/Los_Angeles",
-                      country="US", subdivision="CA", address="", opening_hours=hours, rules={})
-        organizer = AccountRow(email="bench@bench.invalid", name="Bench", company="", role="admin",
-                               venue_id=None, password_hash="!", created_at=now)
+        paris = VenueRow(
+            name="Bench Paris",
+            city="Paris",
+            timezone="Europe/Paris",
+            country="FR",
+            subdivision=None,
+            address="",
+            opening_hours=hours,
+            rules={},
+        )
+        sf = VenueRow(
+            name="Bench San Francisco",
+            city="San Francisco",
+            timezone="America/Los_Angeles",
+            country="US",
+            subdivision="CA",
+            address="",
+            opening_hours=hours,
+            rules={},
+        )
+        organizer = AccountRow(
+            email="bench@bench.invalid",
+            name="Bench",
+            company="",
+            role="admin",
+            venue_id=None,
+            password_hash="!",
+            created_at=now,
+        )
         session.add_all([paris, sf, organizer])
         await session.flush()
         rows = [BoothRow(venue_id=(paris if i % 2 == 0 else sf).id, name=f"Booth {i}") for i in range(booths)]
         session.add_all(rows)
         await session.flush()
         session.add_all(
-            DeviceKeyRow(booth_id=row.id, key_hash=hashlib.sha256(key.encode()).hexdigest(), created_by=None,
-                         created_at=now)
+            DeviceKeyRow(
+                booth_id=row.id,
+                key_hash=hashlib.sha256(key.encode()).hexdigest(),
+                created_by=None,
+                created_at=now,
+            )
             for row, key in zip(rows, keys, strict=True)
         )
         start, end = now - timedelta(minutes=1), now + timedelta(hours=2)
         for r in range(rooms):
             a, b = 2 * r, 2 * r + 1
-            booking = BookingRow(uid=f"bench-{r}@sebastian", title=f"Bench {r}", organizer_id=organizer.id,
-                                 status="confirmed", start_at=start, end_at=end, sequence=0, guests=[],
-                                 created_at=now, updated_at=now)
+            booking = BookingRow(
+                uid=f"bench-{r}@sebastian",
+                title=f"Bench {r}",
+                organizer_id=organizer.id,
+                status="confirmed",
+                start_at=start,
+                end_at=end,
+                sequence=0,
+                guests=[],
+                created_at=now,
+                updated_at=now,
+            )
             booking.holds = [
-                BoothHoldRow(booth_id=rows[i].id, position=p, start_at=start,
-                             blocked_until=end + timedelta(minutes=10), active=True)
+                BoothHoldRow(
+                    booth_id=rows[i].id,
+                    position=p,
+                    start_at=start,
+                    blocked_until=end + timedelta(minutes=10),
+                    active=True,
+                )
                 for p, i in enumerate((a, b))
             ]
             session.add(booking)
@@ -195,7 +239,9 @@ class Server:
         self.port = free_port()
         self.process = subprocess.Popen(
             [*command, "--port", str(self.port)] if label == "project" else [*command, str(self.port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -203,7 +249,9 @@ class Server:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.label} server exited: {self.process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                raise RuntimeError(
+                    f"{self.label} server exited: {self.process.stderr.read().decode()[-2000:]}"
+                )  # type: ignore[union-attr]
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.get(self.url + "/healthz") as response:
                     if response.status == 200:
@@ -272,8 +320,9 @@ class Booth:
     async def connect(self, session: aiohttp.ClientSession, url: str) -> None:
         # The project's server wants a non-browser client's key in the upgrade's Authorization header.
         headers = {"Authorization": f"Device {self.key}"}
-        self.ws = await session.ws_connect(url.replace("http", "ws", 1) + SIGNALLING_PATH, headers=headers,
-                                           max_msg_size=0)
+        self.ws = await session.ws_connect(
+            url.replace("http", "ws", 1) + SIGNALLING_PATH, headers=headers, max_msg_size=0
+        )
         self._reader = asyncio.get_running_loop().create_task(self._read())
         welcome = self.expect(lambda m: m.get("type") in ("welcome", "error"))
         await self.ws.send_str(json.dumps({"type": "hello", "version": 1, "device_key": self.key}))
@@ -360,8 +409,14 @@ class Rooms:
         return [booth for pair in self.pairs for booth in pair]
 
 
-async def open_rooms(session: aiohttp.ClientSession, server: Server, seeded: Seeded | None,
-                     first: int, count: int, stats: Stats) -> list[tuple[Booth, Booth]]:
+async def open_rooms(
+    session: aiohttp.ClientSession,
+    server: Server,
+    seeded: Seeded | None,
+    first: int,
+    count: int,
+    stats: Stats,
+) -> list[tuple[Booth, Booth]]:
     """Connect and join rooms ``first .. first + count - 1``."""
     pairs = []
     for r in range(first, first + count):
@@ -372,15 +427,19 @@ async def open_rooms(session: aiohttp.ClientSession, server: Server, seeded: See
             pairs.append((Booth(seeded.keys[a], stats), Booth(seeded.keys[b], stats)))
     await gather_limited([booth.connect(session, server.url) for pair in pairs for booth in pair])
     if seeded is not None:
-        await gather_limited([
-            booth.join(seeded.rooms[r][0]) for r, pair in zip(range(first, first + count), pairs, strict=True)
-            for booth in pair
-        ])
+        await gather_limited(
+            [
+                booth.join(seeded.rooms[r][0])
+                for r, pair in zip(range(first, first + count), pairs, strict=True)
+                for booth in pair
+            ]
+        )
     return pairs
 
 
-async def pump(booths: list[Booth], stats: Stats, rate: float, seconds: float, counter: list[int],
-               offer_every: int = 10) -> int:
+async def pump(
+    booths: list[Booth], stats: Stats, rate: float, seconds: float, counter: list[int], offer_every: int = 10
+) -> int:
     """Each booth sends ``rate`` messages/s for ``seconds`` (one offer in ``offer_every``), the
     booths spread evenly over each period rather than all at once; then waits until every
     message was relayed (at most 30 s). Returns how many were sent."""
@@ -422,8 +481,10 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 async def cpu_phase(rooms: dict[str, Rooms], rounds: int, rate: float, seconds: float) -> None:
-    print(f"\n== CPU per relayed message: {len(rooms['project'].pairs)} rooms, each booth sending "
-          f"{rate:g} msg/s for {seconds:g} s (1 offer of {len(sdp(0))} B of SDP per 9 candidates), {rounds} rounds ==")
+    print(
+        f"\n== CPU per relayed message: {len(rooms['project'].pairs)} rooms, each booth sending "
+        f"{rate:g} msg/s for {seconds:g} s (1 offer of {len(sdp(0))} B of SDP per 9 candidates), {rounds} rounds =="
+    )
     per_message: dict[str, list[float]] = {label: [] for label in rooms}
     counter = [0]
     for round_ in range(rounds):
@@ -435,11 +496,15 @@ async def cpu_phase(rooms: dict[str, Rooms], rounds: int, rate: float, seconds: 
             cpu = group.server.cpu() - cpu0
             relayed = group.stats.received - received0
             per_message[label].append(cpu / max(relayed, 1))
-            print(f"  round {round_ + 1} {label:8s}: {sent} sent, {relayed} relayed, server CPU {cpu:.2f} s, "
-                  f"{cpu / max(relayed, 1) * 1e6:.1f} us/message")
+            print(
+                f"  round {round_ + 1} {label:8s}: {sent} sent, {relayed} relayed, server CPU {cpu:.2f} s, "
+                f"{cpu / max(relayed, 1) * 1e6:.1f} us/message"
+            )
     project, bare = (statistics.median(per_message[k]) for k in ("project", "bare"))
-    print(f"  median: project {project * 1e6:.1f} us/message, bare {bare * 1e6:.1f} us/message, "
-          f"ratio {project / bare:.2f}x (goal <= 1.25x)")
+    print(
+        f"  median: project {project * 1e6:.1f} us/message, bare {bare * 1e6:.1f} us/message, "
+        f"ratio {project / bare:.2f}x (goal <= 1.25x)"
+    )
     errors = rooms["project"].stats.errors
     if errors:
         print(f"  errors the project's server sent: {dict(errors)}")
@@ -463,13 +528,17 @@ def codec_costs(repeat: int = 300) -> None:
                 messages.decode(text)
             batches.append((time.perf_counter() - started) / (repeat // 5))
         decode = statistics.median(batches)
-        print(f"  of which webrtc.messages.decode of one {kind}: {decode * 1e6:.0f} us (median, in this process)")
+        print(
+            f"  of which webrtc.messages.decode of one {kind}: {decode * 1e6:.0f} us (median, in this process)"
+        )
 
 
 async def latency_phase(rooms: dict[str, Rooms], rate: float, seconds: float) -> None:
     booths = len(rooms["project"].booths)
-    print(f"\n== Relay latency at {booths} booths ({booths // 2} rooms), each sending {rate:g} msg/s "
-          f"for {seconds:g} s ==")
+    print(
+        f"\n== Relay latency at {booths} booths ({booths // 2} rooms), each sending {rate:g} msg/s "
+        f"for {seconds:g} s =="
+    )
     counter = [10_000_000 * booths]
     for label, group in rooms.items():
         waited = await group.server.settle()
@@ -478,12 +547,15 @@ async def latency_phase(rooms: dict[str, Rooms], rate: float, seconds: float) ->
         group.stats.latencies.clear()
         sent = await pump(group.booths, group.stats, rate, seconds, counter)
         samples = group.stats.latencies
-        print(f"  {label:8s}: {sent} sent, {len(samples)} timed; p50 {percentile(samples, 0.5) * 1000:.2f} ms, "
-              f"p99 {percentile(samples, 0.99) * 1000:.2f} ms")
+        print(
+            f"  {label:8s}: {sent} sent, {len(samples)} timed; p50 {percentile(samples, 0.5) * 1000:.2f} ms, "
+            f"p99 {percentile(samples, 0.99) * 1000:.2f} ms"
+        )
 
 
-async def memory_phase(session: aiohttp.ClientSession, label: str, server: Server, keys: list[str],
-                       warmup: int) -> None:
+async def memory_phase(
+    session: aiohttp.ClientSession, label: str, server: Server, keys: list[str], warmup: int
+) -> None:
     stats = Stats()
     booths = [Booth(key, stats) for key in keys]
     await gather_limited([b.connect(session, server.url) for b in booths[:warmup]])
@@ -495,15 +567,19 @@ async def memory_phase(session: aiohttp.ClientSession, label: str, server: Serve
     await server.settle()
     rss1, pss1 = server.memory()
     n = len(booths) - warmup
-    print(f"  {label:8s}: {n} idle sockets connected in {took:.1f} s; RSS {rss0 / 2**20:.1f} -> {rss1 / 2**20:.1f} MiB, "
-          f"{kib((rss1 - rss0) / n)}/socket; PSS {kib((pss1 - pss0) / n)}/socket")
+    print(
+        f"  {label:8s}: {n} idle sockets connected in {took:.1f} s; RSS {rss0 / 2**20:.1f} -> {rss1 / 2**20:.1f} MiB, "
+        f"{kib((rss1 - rss0) / n)}/socket; PSS {kib((pss1 - pss0) / n)}/socket"
+    )
     await gather_limited([b.close() for b in booths], limit=500)
 
 
 async def main(args: argparse.Namespace) -> None:
     print(f"cpu_count: {os.cpu_count()}  python {sys.version.split()[0]}  aiohttp {aiohttp.__version__}")
-    print(f"event loop: {type(asyncio.get_running_loop()).__module__}.{type(asyncio.get_running_loop()).__name__} "
-          "(this process; both servers use uvloop when it is installed)")
+    print(
+        f"event loop: {type(asyncio.get_running_loop()).__module__}.{type(asyncio.get_running_loop()).__name__} "
+        "(this process; both servers use uvloop when it is installed)"
+    )
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = min(hard, max(soft, 4 * args.idle_booths + 4096))
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
@@ -515,10 +591,20 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as tmp:
         started = time.perf_counter()
         seeded = await seed(Path(tmp) / "bench.db", booths_needed, rooms_needed, now)
-        print(f"seeded {booths_needed} booths with device keys and {rooms_needed} live bookings "
-              f"in {time.perf_counter() - started:.1f} s")
-        project_cmd = [sys.executable, "-m", "booth_server.cli", "serve", "--database", seeded.url,
-                       "--log-level", "WARNING"]
+        print(
+            f"seeded {booths_needed} booths with device keys and {rooms_needed} live bookings "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        project_cmd = [
+            sys.executable,
+            "-m",
+            "booth_server.cli",
+            "serve",
+            "--database",
+            seeded.url,
+            "--log-level",
+            "WARNING",
+        ]
         bare_cmd = [sys.executable, str(THIS_FILE), "--serve-bare"]
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -529,14 +615,21 @@ async def main(args: argparse.Namespace) -> None:
                 groups: dict[str, Rooms] = {}
                 for label, server in servers.items():
                     stats = Stats()
-                    pairs = await open_rooms(session, server, seeded if label == "project" else None, 0,
-                                             args.rooms_cpu, stats)
+                    pairs = await open_rooms(
+                        session, server, seeded if label == "project" else None, 0, args.rooms_cpu, stats
+                    )
                     groups[label] = Rooms(server, pairs, stats)
                 await cpu_phase(groups, args.rounds, args.rate, args.seconds)
                 await latency_phase(groups, args.latency_rate, args.latency_seconds)
                 for label, group in groups.items():
-                    more = await open_rooms(session, group.server, seeded if label == "project" else None,
-                                            args.rooms_cpu, args.rooms_large - args.rooms_cpu, group.stats)
+                    more = await open_rooms(
+                        session,
+                        group.server,
+                        seeded if label == "project" else None,
+                        args.rooms_cpu,
+                        args.rooms_large - args.rooms_cpu,
+                        group.stats,
+                    )
                     group.pairs.extend(more)
                 await latency_phase(groups, args.latency_rate, args.latency_seconds)
                 for group in groups.values():
@@ -545,21 +638,29 @@ async def main(args: argparse.Namespace) -> None:
                 for server in servers.values():
                     server.stop()
 
-            print(f"\n== Idle memory per connected booth: {args.idle_booths} authenticated idle sockets "
-                  f"after {args.warmup} warm-up ones (bare aiohttp measured 15.7 KiB here before; goal <= 24 KiB) ==")
+            print(
+                f"\n== Idle memory per connected booth: {args.idle_booths} authenticated idle sockets "
+                f"after {args.warmup} warm-up ones (bare aiohttp measured 15.7 KiB here before; goal <= 24 KiB) =="
+            )
             idle_keys = [seeded.keys[i] for i in seeded.idle[: args.warmup + args.idle_booths]]
             for label, command in (("project", project_cmd), ("bare", bare_cmd)):
                 server = Server(label, command)
                 try:
                     await server.ready(session)
-                    keys = idle_keys if label == "project" else [f"bare-idle{i}-a" for i in range(len(idle_keys))]
+                    keys = (
+                        idle_keys
+                        if label == "project"
+                        else [f"bare-idle{i}-a" for i in range(len(idle_keys))]
+                    )
                     await memory_phase(session, label, server, keys, args.warmup)
                 finally:
                     server.stop()
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of the bench")
     parser.add_argument("--rooms-cpu", type=int, default=50, help="rooms for the CPU and first latency phase")
@@ -567,10 +668,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=5.0, help="messages/s per booth in the CPU phase")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of one CPU round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--latency-rate", type=float, default=0.5, help="messages/s per booth, latency phases")
+    parser.add_argument(
+        "--latency-rate", type=float, default=0.5, help="messages/s per booth, latency phases"
+    )
     parser.add_argument("--latency-seconds", type=float, default=8.0)
     parser.add_argument("--idle-booths", type=int, default=5000)
-    parser.add_argument("--warmup", type=int, default=100, help="sockets connected before the memory baseline")
+    parser.add_argument(
+        "--warmup", type=int, default=100, help="sockets connected before the memory baseline"
+    )
     parser.add_argument("--max-seconds", type=float, default=900, help="give up after this long")
     args = parser.parse_args()
     if args.quick:

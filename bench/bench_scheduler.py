@@ -47,7 +47,9 @@ def median_ms(samples: list[float]) -> float:
 async def _baseline_insert(db: Database, n: int) -> float:
     """Seconds per bare one-row write transaction on this engine."""
     async with db.write() as session:
-        await session.execute(text("CREATE TABLE IF NOT EXISTS bench_baseline (id INTEGER PRIMARY KEY, v TEXT)"))
+        await session.execute(
+            text("CREATE TABLE IF NOT EXISTS bench_baseline (id INTEGER PRIMARY KEY, v TEXT)")
+        )
     started = time.perf_counter()
     for i in range(n):
         async with db.write() as session:
@@ -61,8 +63,14 @@ async def bench_engine(label: str, url: str) -> None:
     store = Store(db)
     await seed(store, NOW)
     organizers = [
-        await store.create_account(email=f"bench{i}@example.com", name=f"B{i}", company="", role=Role.ENTREPRENEUR,
-                                   password_hash="unused", now=NOW)
+        await store.create_account(
+            email=f"bench{i}@example.com",
+            name=f"B{i}",
+            company="",
+            role=Role.ENTREPRENEUR,
+            password_hash="unused",
+            now=NOW,
+        )
         for i in range(40)
     ]
     # Throughput: 160 bookings over eight weeks, none conflicting (one per organizer per week).
@@ -89,16 +97,22 @@ async def bench_engine(label: str, url: str) -> None:
     samples = []
     for _ in range(RUNS):
         t0 = time.perf_counter()
-        _, slots = await store.availability([1, 3], date(2027, 3, 2), date(2027, 5, 30), timedelta(minutes=60), NOW)
+        _, slots = await store.availability(
+            [1, 3], date(2027, 3, 2), date(2027, 5, 30), timedelta(minutes=60), NOW
+        )
         samples.append(time.perf_counter() - t0)
     await db.dispose()
 
-    print(f"[{label}] availability, 2 booths x 90 days, {booked} bookings stored: "
-          f"median {median_ms(samples):.1f} ms over {RUNS} runs ({len(slots)} slots; goal <= 20 ms)")
+    print(
+        f"[{label}] availability, 2 booths x 90 days, {booked} bookings stored: "
+        f"median {median_ms(samples):.1f} ms over {RUNS} runs ({len(slots)} slots; goal <= 20 ms)"
+    )
     print(f"[{label}] booked {booked} of {len(specs)} requests (the rest fell on a public holiday)")
-    print(f"[{label}] booking throughput, no conflicts, one at a time: {1 / per_booking:.0f} bookings/s "
-          f"({per_booking * 1000:.2f} ms each); bare one-row insert transaction {baseline * 1000:.2f} ms "
-          f"-> ratio {per_booking / baseline:.1f}x")
+    print(
+        f"[{label}] booking throughput, no conflicts, one at a time: {1 / per_booking:.0f} bookings/s "
+        f"({per_booking * 1000:.2f} ms each); bare one-row insert transaction {baseline * 1000:.2f} ms "
+        f"-> ratio {per_booking / baseline:.1f}x"
+    )
 
 
 async def settle_fifty(label: str, url: str) -> None:
@@ -110,20 +124,25 @@ async def settle_fifty(label: str, url: str) -> None:
         client: TestClient = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         try:
-            login = await client.post("/api/v1/tokens", json={"email": "admin@demo.sebastian.example",
-                                                              "password": "sister-cities-demo"})
+            login = await client.post(
+                "/api/v1/tokens",
+                json={"email": "admin@demo.sebastian.example", "password": "sister-cities-demo"},
+            )
             headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
             body = {"booths": [1, 3], "start": f"{day}T16:00:00Z", "duration_minutes": 60, "title": "x"}
             t0 = time.perf_counter()
-            responses = await asyncio.gather(*(client.post("/api/v1/bookings", headers=headers, json=body)
-                                               for _ in range(50)))
+            responses = await asyncio.gather(
+                *(client.post("/api/v1/bookings", headers=headers, json=body) for _ in range(50))
+            )
             timings.append(time.perf_counter() - t0)
             statuses = Counter(r.status for r in responses)
             assert statuses == {201: 1, 409: 49}, (statuses, [await r.text() for r in responses[:3]])
         finally:
             await client.close()
-    print(f"[{label}] 50 concurrent conflicting requests settled (1 x 201, 49 x 409): "
-          f"median {median_ms(timings):.0f} ms over {len(timings)} rounds (goal <= 500 ms on SQLite)")
+    print(
+        f"[{label}] 50 concurrent conflicting requests settled (1 x 201, 49 x 409): "
+        f"median {median_ms(timings):.0f} ms over {len(timings)} rounds (goal <= 500 ms on SQLite)"
+    )
 
 
 async def _postgres_database(admin_url: str) -> tuple[str, str] | None:

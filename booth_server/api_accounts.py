@@ -23,7 +23,9 @@ def _password(body: dict[str, object]) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidInput("password is required", field="password", code="required")
     if not MIN_PASSWORD <= len(value) <= MAX_PASSWORD:
-        raise InvalidInput(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long", field="password")
+        raise InvalidInput(
+            f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long", field="password"
+        )
     return value
 
 
@@ -50,8 +52,13 @@ async def register(request: web.Request) -> web.Response:
     name = v.required_text(body, "name")
     company = v.text(body, "company", required=False, default="") or ""
     account = await request.app[STORE].create_account(
-        email=email, name=name, company=company, role=role, venue_id=venue_id,
-        password_hash=await auth.hash_password(password), now=request.app[CLOCK].now(),
+        email=email,
+        name=name,
+        company=company,
+        role=role,
+        venue_id=venue_id,
+        password_hash=await auth.hash_password(password),
+        now=request.app[CLOCK].now(),
     )
     return web.json_response(account_json(account), status=201)
 
@@ -86,7 +93,9 @@ async def revoke_token(request: web.Request) -> web.Response:
     await auth.require_account(request)
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
-        raise InvalidInput("send the token to revoke as 'Authorization: Bearer <token>'", field="Authorization")
+        raise InvalidInput(
+            "send the token to revoke as 'Authorization: Bearer <token>'", field="Authorization"
+        )
     await request.app[STORE].revoke_token(auth.secret_hash(header[7:].strip()), request.app[CLOCK].now())
     return web.Response(status=204)
 
@@ -101,10 +110,12 @@ async def log_in(request: web.Request) -> web.Response:
     response = web.json_response({"account": account_json(account), "csrf_token": csrf}, status=201)
     secure = request.app[CONFIG].secure_cookies
     max_age = int(auth.SESSION_LIFETIME.total_seconds())
-    response.set_cookie(auth.SESSION_COOKIE, secret, httponly=True, samesite="Lax", secure=secure,
-                        max_age=max_age, path="/")
-    response.set_cookie(auth.CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure,
-                        max_age=max_age, path="/")
+    response.set_cookie(
+        auth.SESSION_COOKIE, secret, httponly=True, samesite="Lax", secure=secure, max_age=max_age, path="/"
+    )
+    response.set_cookie(
+        auth.CSRF_COOKIE, csrf, httponly=False, samesite="Strict", secure=secure, max_age=max_age, path="/"
+    )
     return response
 
 

@@ -21,8 +21,9 @@ MAX_DURATION_MINUTES = 24 * 60
 
 
 def _duration(body: dict[str, Any]) -> timedelta:
-    return timedelta(minutes=v.integer(body.get("duration_minutes"), "duration_minutes",
-                                       low=1, high=MAX_DURATION_MINUTES))
+    return timedelta(
+        minutes=v.integer(body.get("duration_minutes"), "duration_minutes", low=1, high=MAX_DURATION_MINUTES)
+    )
 
 
 def _override(body: dict[str, Any]) -> str | None:
@@ -38,8 +39,9 @@ async def create_booking(request: web.Request) -> web.Response:
     actor = await auth.require_account(request)
     body = await v.read_json(request)
     if "booths" not in body:
-        raise InvalidInput("booths is required: the ids of one booth in each city", field="booths",
-                           code="required")
+        raise InvalidInput(
+            "booths is required: the ids of one booth in each city", field="booths", code="required"
+        )
     booth_ids = v.id_list(body["booths"], "booths")
     start = v.instant(body, "start")
     if "duration_minutes" not in body:
@@ -89,7 +91,9 @@ async def change_booking(request: web.Request) -> web.Response:
     known = {"start", "timezone", "duration_minutes", "booths", "title", "guests", "override_reason"}
     unknown = sorted(set(body) - known)
     if unknown:
-        raise InvalidInput(f"{unknown[0]} cannot be changed; use {', '.join(sorted(known))}", field=unknown[0])
+        raise InvalidInput(
+            f"{unknown[0]} cannot be changed; use {', '.join(sorted(known))}", field=unknown[0]
+        )
     store, now = request.app[STORE], request.app[CLOCK].now()
     start = end = None
     if "start" in body or "duration_minutes" in body:

@@ -84,17 +84,26 @@ async def booking_ics(request: web.Request) -> web.Response:
     view = await request.app[STORE].booking(booking_id, actor)
     cancelled = view.status is BookingStatus.CANCELLED
     if method == "REQUEST" and cancelled:
-        raise BookingStateError("this booking is cancelled: send its method=cancel form instead",
-                                field="method", code="booking_cancelled")
+        raise BookingStateError(
+            "this booking is cancelled: send its method=cancel form instead",
+            field="method",
+            code="booking_cancelled",
+        )
     if method == "CANCEL" and not cancelled:
-        raise BookingStateError("this booking is not cancelled: cancel it first (DELETE the booking)",
-                                field="method", code="booking_not_cancelled")
+        raise BookingStateError(
+            "this booking is not cancelled: cancel it first (DELETE the booking)",
+            field="method",
+            code="booking_not_cancelled",
+        )
     body = ical.booking_ics(view, method=method)
     suffix = "" if method == "PUBLISH" else f"-{method.lower()}"
-    return web.Response(body=body, headers={
-        "Content-Type": ical.content_type(method),
-        "Content-Disposition": f'attachment; filename="booking-{view.id}{suffix}.ics"',
-    })
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": ical.content_type(method),
+            "Content-Disposition": f'attachment; filename="booking-{view.id}{suffix}.ics"',
+        },
+    )
 
 
 # --------------------------------------------------------------------------- feed tokens
@@ -129,19 +138,24 @@ async def create_feed(request: web.Request) -> web.Response:
             raise InvalidInput("venue_id is required for kind venue", field="venue_id", code="required")
         subject_id = v.integer(body["venue_id"], "venue_id", low=1, high=_MAX_ID)
         if not policy.can_manage_venue(actor, subject_id):
-            raise Forbidden("only staff of this venue or an admin may subscribe to its bookings",
-                            field="venue_id")
+            raise Forbidden(
+                "only staff of this venue or an admin may subscribe to its bookings", field="venue_id"
+            )
         if await _venue(request, subject_id) is None:
-            raise InvalidInput(f"there is no venue with id {subject_id}", field="venue_id", code="unknown_venue")
+            raise InvalidInput(
+                f"there is no venue with id {subject_id}", field="venue_id", code="unknown_venue"
+            )
     elif kind in ("booth", "booths"):
-        raise InvalidInput("booth feeds are public and need no token: /feeds/booths/{booth_id}.ics",
-                           field="kind")
+        raise InvalidInput(
+            "booth feeds are public and need no token: /feeds/booths/{booth_id}.ics", field="kind"
+        )
     else:
         raise InvalidInput("kind must be organizer or venue", field="kind")
     token, token_hash = auth.new_secret()
     feed = await _feeds(request).create(kind, subject_id, actor.id, token_hash, request.app[CLOCK].now())
-    return web.json_response(_feed_json(feed) | _feed_urls(request, kind, token) | {"token": token},
-                             status=201)
+    return web.json_response(
+        _feed_json(feed) | _feed_urls(request, kind, token) | {"token": token}, status=201
+    )
 
 
 @routes.get("/api/v1/feeds")
@@ -268,24 +282,43 @@ def _catalog_fingerprint(catalog: dict[int, Booth]) -> str:
     cached = _catalog_prints.get(id(catalog))
     if cached is not None and cached[0] is catalog:
         return cached[1]
-    text = repr(sorted(
-        (b.id, b.name, b.venue.id, b.venue.name, b.venue.city, b.venue.timezone, b.venue.address)
-        for b in catalog.values()
-    ))
+    text = repr(
+        sorted(
+            (b.id, b.name, b.venue.id, b.venue.name, b.venue.city, b.venue.timezone, b.venue.address)
+            for b in catalog.values()
+        )
+    )
     digest = hashlib.sha256(text.encode()).hexdigest()
     _catalog_prints.clear()  # one catalog is live at a time
     _catalog_prints[id(catalog)] = (catalog, digest)
     return digest
 
 
-def _etag(subject: FeedSubject, name: str, shown: tuple[object, ...], version: FeedVersion, day: datetime) -> str:
-    parts = (FEED_RENDER_VERSION, ical.PRODID, subject.kind, subject.subject_id, name, shown, version.key(day))
+def _etag(
+    subject: FeedSubject, name: str, shown: tuple[object, ...], version: FeedVersion, day: datetime
+) -> str:
+    parts = (
+        FEED_RENDER_VERSION,
+        ical.PRODID,
+        subject.kind,
+        subject.subject_id,
+        name,
+        shown,
+        version.key(day),
+    )
     return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:40] + '"'
 
 
-async def _serve_feed(request: web.Request, subject: FeedSubject, *, name: str, cache_control: str,
-                      now: datetime | None = None, version: FeedVersion | None = None,
-                      shown: tuple[object, ...] = ()) -> web.Response:
+async def _serve_feed(
+    request: web.Request,
+    subject: FeedSubject,
+    *,
+    name: str,
+    cache_control: str,
+    now: datetime | None = None,
+    version: FeedVersion | None = None,
+    shown: tuple[object, ...] = (),
+) -> web.Response:
     """The feed, or 304 when the client's copy is current (RFC 9110 §13.2.2: If-None-Match, when
     present, decides alone). A poll costs the feed's row of ``feed_versions`` (read with the
     token by the caller, else here): no booking is read, loaded or rendered.
@@ -340,7 +373,9 @@ def _token_hash(request: web.Request) -> str:
 
 
 def _no_feed() -> NotFound:
-    return NotFound("there is no feed at this address: its link may have been rotated or revoked", field="token")
+    return NotFound(
+        "there is no feed at this address: its link may have been rotated or revoked", field="token"
+    )
 
 
 @routes.get("/feeds/organizer/{token}.ics")
@@ -352,9 +387,15 @@ async def organizer_feed(request: web.Request) -> web.Response:
         raise _no_feed()
     feed, owner, version = found
     # The owner's e-mail and company are printed in every event (a rename also bumps the version).
-    return await _serve_feed(request, FeedSubject("organizer", feed.subject_id), name=f"{owner.name}: booth sessions",
-                             cache_control=TOKENED_CACHE, now=now, version=version,
-                             shown=(owner.email, owner.company))
+    return await _serve_feed(
+        request,
+        FeedSubject("organizer", feed.subject_id),
+        name=f"{owner.name}: booth sessions",
+        cache_control=TOKENED_CACHE,
+        now=now,
+        version=version,
+        shown=(owner.email, owner.company),
+    )
 
 
 @routes.get("/feeds/venue/{token}.ics")
@@ -371,8 +412,14 @@ async def venue_feed(request: web.Request) -> web.Response:
     venue = await _venue(request, feed.subject_id)
     if venue is None:
         raise _no_feed()
-    return await _serve_feed(request, FeedSubject("venue", venue.id), name=f"{venue.name} ({venue.city}): booth sessions",
-                             cache_control=TOKENED_CACHE, now=now, version=version)
+    return await _serve_feed(
+        request,
+        FeedSubject("venue", venue.id),
+        name=f"{venue.name} ({venue.city}): booth sessions",
+        cache_control=TOKENED_CACHE,
+        now=now,
+        version=version,
+    )
 
 
 async def _venue(request: web.Request, venue_id: int) -> Venue | None:
@@ -400,8 +447,12 @@ def _booth_label(booth: Booth) -> str:
 async def booth_feed(request: web.Request) -> web.Response:
     """When one booth is booked: public, busy-only (no title, name, e-mail or company)."""
     booth = await _booth(request)
-    return await _serve_feed(request, FeedSubject("booth", booth.id),
-                             name=f"{_booth_label(booth)}: busy", cache_control=PUBLIC_CACHE)
+    return await _serve_feed(
+        request,
+        FeedSubject("booth", booth.id),
+        name=f"{_booth_label(booth)}: busy",
+        cache_control=PUBLIC_CACHE,
+    )
 
 
 @routes.get("/feeds/booths/{booth_id}/freebusy.ics")
@@ -419,12 +470,15 @@ async def booth_freebusy(request: web.Request) -> web.Response:
     end = zones.local_span_to_utc(day_to, time(0), time(0), tz).end
     busy = await _feeds(request).busy(booth.id, start, end)
     body = ical.freebusy_ics(_booth_label(booth), busy, start, end, now=request.app[CLOCK].now())
-    return web.Response(body=body, headers={"Content-Type": ical.content_type(), "Cache-Control": FREEBUSY_CACHE})
+    return web.Response(
+        body=body, headers={"Content-Type": ical.content_type(), "Cache-Control": FREEBUSY_CACHE}
+    )
 
 
 def _freebusy_day(request: web.Request, name: str) -> date:
     day = v.day(request.query.get(name), name)
     if not _FREEBUSY_YEARS[0] <= day.year <= _FREEBUSY_YEARS[1]:
-        raise InvalidInput(f"{name} must be a date between {_FREEBUSY_YEARS[0]} and {_FREEBUSY_YEARS[1]}",
-                           field=name)
+        raise InvalidInput(
+            f"{name} must be a date between {_FREEBUSY_YEARS[0]} and {_FREEBUSY_YEARS[1]}", field=name
+        )
     return day

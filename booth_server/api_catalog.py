@@ -39,16 +39,23 @@ async def availability(request: web.Request) -> web.Response:
     duration = v.integer(query.get("duration", "60"), "duration", low=1, high=24 * 60)
     days_tz = query.get("timezone")
     if days_tz is not None and not zones.is_known_zone(days_tz):
-        raise InvalidInput(f"timezone {days_tz!r} is not an IANA time zone", field="timezone",
-                           code="unknown_timezone")
+        raise InvalidInput(
+            f"timezone {days_tz!r} is not an IANA time zone", field="timezone", code="unknown_timezone"
+        )
     booths, slots = await request.app[STORE].availability(
         booth_ids, day_from, day_to, timedelta(minutes=duration), request.app[CLOCK].now(), days_tz
     )
-    return web.json_response({
-        "booths": [booth_json(b) for b in booths],
-        "duration_minutes": duration,
-        "slots": [
-            {"start": z(s.start), "end": z(s.end), "local": {str(b.id): local(b, s.start, s.end) for b in booths}}
-            for s in slots
-        ],
-    })
+    return web.json_response(
+        {
+            "booths": [booth_json(b) for b in booths],
+            "duration_minutes": duration,
+            "slots": [
+                {
+                    "start": z(s.start),
+                    "end": z(s.end),
+                    "local": {str(b.id): local(b, s.start, s.end) for b in booths},
+                }
+                for s in slots
+            ],
+        }
+    )

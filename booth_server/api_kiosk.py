@@ -28,24 +28,31 @@ async def kiosk(request: web.Request) -> web.Response:
     key = booth_auth.device_key_from_header(request.headers.get("Authorization"))
     found = await request.app[DEVICES].find(secret_hash(key)) if key else None
     if found is None:
-        raise Unauthorized("send the booth's device key as 'Authorization: Device <key>'; this one is unknown "
-                           "or revoked", field="device_key", code="unauthorized")
+        raise Unauthorized(
+            "send the booth's device key as 'Authorization: Device <key>'; this one is unknown or revoked",
+            field="device_key",
+            code="unauthorized",
+        )
     store, now = request.app[STORE], request.app[CLOCK].now()
     booth = (await store.catalog())[found.booth_id]
     views = await store.bookings_of_booths([booth.id], now, now + SCHEDULE_HORIZON)
-    return web.json_response({
-        "booth": booth_json(booth),
-        "server_time": z(now),
-        "sessions": [
-            {
-                "booking_id": view.id,
-                "title": view.title,
-                "organizer": {"name": view.organizer_name, "company": view.organizer_company},
-                "start": z(view.start),
-                "end": z(view.end),
-                "booths": [booth_json(b) | {"local": local(b, view.start, view.end)} for b in view.booths],
-            }
-            for view in views
-            if view.status is BookingStatus.CONFIRMED and view.end > now
-        ],
-    })
+    return web.json_response(
+        {
+            "booth": booth_json(booth),
+            "server_time": z(now),
+            "sessions": [
+                {
+                    "booking_id": view.id,
+                    "title": view.title,
+                    "organizer": {"name": view.organizer_name, "company": view.organizer_company},
+                    "start": z(view.start),
+                    "end": z(view.end),
+                    "booths": [
+                        booth_json(b) | {"local": local(b, view.start, view.end)} for b in view.booths
+                    ],
+                }
+                for view in views
+                if view.status is BookingStatus.CONFIRMED and view.end > now
+            ],
+        }
+    )

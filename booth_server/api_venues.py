@@ -27,6 +27,8 @@ class NameTaken(AlreadyExists):
     """Another venue has this name (HTTP 409)."""
 
     code = "name_taken"
+
+
 MAX_WEEKS = 26
 
 
@@ -65,8 +67,11 @@ def _blackout_json(record: BlackoutRecord, venue: Venue) -> dict[str, Any]:
         "start": z(record.start),
         "end": z(record.end),
         "reason": record.reason,
-        "local": {"start": zones.utc_offset_iso(record.start, venue.timezone),
-                  "end": zones.utc_offset_iso(record.end, venue.timezone), "timezone": venue.timezone},
+        "local": {
+            "start": zones.utc_offset_iso(record.start, venue.timezone),
+            "end": zones.utc_offset_iso(record.end, venue.timezone),
+            "timezone": venue.timezone,
+        },
     }
 
 
@@ -85,7 +90,7 @@ def _rules(body: dict[str, Any]) -> dict[str, int]:
     """Overrides of the server-wide default rules, each named and bounded."""
     value = body.get("rules", {})
     if not isinstance(value, dict):
-        raise InvalidInput("rules must be an object such as {\"buffer_minutes\": 15}", field="rules")
+        raise InvalidInput('rules must be an object such as {"buffer_minutes": 15}', field="rules")
     rules = {}
     for name, raw in value.items():
         if name not in RULE_LIMITS:
@@ -104,14 +109,20 @@ async def create_venue(request: web.Request) -> web.Response:
     body = await v.read_json(request)
     timezone = v.required_text(body, "timezone", max_length=64)
     if not zones.is_known_zone(timezone):
-        raise InvalidInput(f"timezone {timezone!r} is not an IANA time zone such as Europe/Paris",
-                           field="timezone", code="unknown_timezone")
+        raise InvalidInput(
+            f"timezone {timezone!r} is not an IANA time zone such as Europe/Paris",
+            field="timezone",
+            code="unknown_timezone",
+        )
     country = v.required_text(body, "country", max_length=2).upper()
     subdivision = v.text(body, "subdivision", required=False, max_length=10)
     closures.check_region(country, subdivision.upper() if subdivision else None)
     if not isinstance(body.get("opening_hours"), dict):
-        raise InvalidInput('opening_hours is required, e.g. {"mon": [["09:00", "18:00"]]}', field="opening_hours",
-                           code="required")
+        raise InvalidInput(
+            'opening_hours is required, e.g. {"mon": [["09:00", "18:00"]]}',
+            field="opening_hours",
+            code="required",
+        )
     try:
         hours = OpeningHours.from_json(body["opening_hours"])
     except ValueError as exc:
@@ -120,10 +131,14 @@ async def create_venue(request: web.Request) -> web.Response:
     if any(venue.name == name for venue in await request.app[STORE].venues()):
         raise NameTaken(f"a venue named {name!r} already exists", field="name")
     venue_id = await request.app[STORE].create_venue(
-        name=name, city=v.required_text(body, "city", max_length=100), timezone=timezone, country=country,
+        name=name,
+        city=v.required_text(body, "city", max_length=100),
+        timezone=timezone,
+        country=country,
         subdivision=subdivision.upper() if subdivision else None,
         address=v.text(body, "address", required=False, max_length=300) or "",
-        opening_hours=hours, rules=_rules(body),
+        opening_hours=hours,
+        rules=_rules(body),
     )
     venue = next(venue for venue in await request.app[STORE].venues() if venue.id == venue_id)
     response = web.json_response(venue_json(venue), status=201)
@@ -140,19 +155,24 @@ async def update_venue(request: web.Request) -> web.Response:
     known = {"opening_hours", "name", "address"}
     unknown = sorted(set(body) - known)
     if unknown:
-        raise InvalidInput(f"{unknown[0]} cannot be changed here; use {', '.join(sorted(known))}", field=unknown[0])
+        raise InvalidInput(
+            f"{unknown[0]} cannot be changed here; use {', '.join(sorted(known))}", field=unknown[0]
+        )
     hours = None
     if "opening_hours" in body:
         if not isinstance(body["opening_hours"], dict):
-            raise InvalidInput('opening_hours must be an object such as {"mon": [["09:00", "19:00"]]}',
-                               field="opening_hours")
+            raise InvalidInput(
+                'opening_hours must be an object such as {"mon": [["09:00", "19:00"]]}', field="opening_hours"
+            )
         try:
             hours = OpeningHours.from_json(body["opening_hours"])
         except ValueError as exc:
             raise InvalidInput(f"opening_hours: {exc}", field="opening_hours") from None
     name = v.required_text(body, "name", max_length=200) if "name" in body else None
     address = v.text(body, "address", required=False, max_length=300) if "address" in body else None
-    await VenueAdmin(request.app[STORE]).update_venue(venue.id, opening_hours=hours, name=name, address=address)
+    await VenueAdmin(request.app[STORE]).update_venue(
+        venue.id, opening_hours=hours, name=name, address=address
+    )
     return web.json_response(venue_json(await _venue(request)))
 
 
@@ -211,22 +231,27 @@ async def utilization(request: web.Request) -> web.Response:
     hi = lo + timedelta(weeks=weeks, days=2)
     holds = await VenueAdmin(request.app[STORE]).holds([b.id for b in booths], lo, hi)
     result = weekly_utilization(venue, booths, mondays, holds)
-    return web.json_response({
-        "venue_id": venue.id,
-        "timezone": venue.timezone,
-        "weeks": [
-            {
-                "week_start": week.monday.isoformat(),
-                "start": z(week.range.start),
-                "end": z(week.range.end),
-                "booths": [
-                    {"booth_id": b.booth_id, "name": b.booth_name,
-                     "booked_minutes": int(b.booked.total_seconds() // 60),
-                     "open_minutes": int(b.open.total_seconds() // 60),
-                     "utilization": None if b.ratio is None else round(b.ratio, 4)}
-                    for b in week.booths
-                ],
-            }
-            for week in result
-        ],
-    })
+    return web.json_response(
+        {
+            "venue_id": venue.id,
+            "timezone": venue.timezone,
+            "weeks": [
+                {
+                    "week_start": week.monday.isoformat(),
+                    "start": z(week.range.start),
+                    "end": z(week.range.end),
+                    "booths": [
+                        {
+                            "booth_id": b.booth_id,
+                            "name": b.booth_name,
+                            "booked_minutes": int(b.booked.total_seconds() // 60),
+                            "open_minutes": int(b.open.total_seconds() // 60),
+                            "utilization": None if b.ratio is None else round(b.ratio, 4),
+                        }
+                        for b in week.booths
+                    ],
+                }
+                for week in result
+            ],
+        }
+    )

@@ -103,8 +103,11 @@ def _check_csrf(request: web.Request) -> None:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     header = request.headers.get(CSRF_HEADER, "")
     if not cookie or not hmac.compare_digest(cookie, header):
-        raise Forbidden(f"cookie-authenticated writes need the {CSRF_HEADER} header from the "
-                        f"{CSRF_COOKIE} cookie", field=CSRF_HEADER, code="csrf")
+        raise Forbidden(
+            f"cookie-authenticated writes need the {CSRF_HEADER} header from the {CSRF_COOKIE} cookie",
+            field=CSRF_HEADER,
+            code="csrf",
+        )
 
 
 async def require_account(request: web.Request) -> Account:

@@ -38,23 +38,37 @@ def _port(value: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--database", metavar="URL",
-                        help="sqlite:///path.db (default sqlite:///sebastian.db) or postgresql://… "
-                             "[BOOTH_DATABASE]")
-    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="[BOOTH_LOG_LEVEL]")
+    common.add_argument(
+        "--database",
+        metavar="URL",
+        help="sqlite:///path.db (default sqlite:///sebastian.db) or postgresql://… [BOOTH_DATABASE]",
+    )
+    common.add_argument(
+        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="[BOOTH_LOG_LEVEL]"
+    )
 
-    top = argparse.ArgumentParser(prog="booth-server", parents=[common],
-                                  description="Booth scheduling and signalling server for Sebastian.")
+    top = argparse.ArgumentParser(
+        prog="booth-server",
+        parents=[common],
+        description="Booth scheduling and signalling server for Sebastian.",
+    )
     sub = top.add_subparsers(dest="command")
     serve = sub.add_parser("serve", parents=[common], help="run the server (the default)")
     for target in (top, serve):
         target.add_argument("--host", help="address to listen on (default 127.0.0.1) [BOOTH_HOST]")
         target.add_argument("--port", type=_port, help="port (default 8080) [BOOTH_PORT]")
-        target.add_argument("--demo", action="store_true", default=None,
-                            help="seed the demo venues, booths and accounts [BOOTH_DEMO]")
-        target.add_argument("--clock-start", type=_instant, metavar="ISO-INSTANT",
-                            help="start the server clock at this instant, e.g. 2027-03-16T15:55:00Z "
-                                 "[BOOTH_CLOCK_START]")
+        target.add_argument(
+            "--demo",
+            action="store_true",
+            default=None,
+            help="seed the demo venues, booths and accounts [BOOTH_DEMO]",
+        )
+        target.add_argument(
+            "--clock-start",
+            type=_instant,
+            metavar="ISO-INSTANT",
+            help="start the server clock at this instant, e.g. 2027-03-16T15:55:00Z [BOOTH_CLOCK_START]",
+        )
     sub.add_parser("migrate", parents=[common], help="bring the database schema up to date and exit")
     sub.add_parser("demo", parents=[common], help="seed the demo data (idempotent) and exit")
     return top
@@ -87,17 +101,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_with_store(config, seed=command == "demo"))
             return 0
         if config.clock_start is not None:
-            log.warning("CLOCK SHIFTED: the server clock starts at %s, not at the real time",
-                        config.clock_start.isoformat())
-        web.run_app(create_app(config), host=config.host, port=config.port, loop=event_loop(),
-                    access_log_class=logs.RedactingAccessLogger, print=lambda _: log.info(
-                        "serving on %s (database %s)", config.origin, safe_url(config.database)))
+            log.warning(
+                "CLOCK SHIFTED: the server clock starts at %s, not at the real time",
+                config.clock_start.isoformat(),
+            )
+        web.run_app(
+            create_app(config),
+            host=config.host,
+            port=config.port,
+            loop=event_loop(),
+            access_log_class=logs.RedactingAccessLogger,
+            print=lambda _: log.info("serving on %s (database %s)", config.origin, safe_url(config.database)),
+        )
     except SchedulerError as exc:
         print(f"booth-server: error: {exc.field or 'config'}: {exc.message}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"booth-server: error: cannot listen on {config.host}:{config.port}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"booth-server: error: cannot listen on {config.host}:{config.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -22,7 +22,9 @@ def parse_instant(value: str, name: str) -> datetime:
     try:
         instant = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
-        raise ConfigError(f"{name}: {value!r} is not an ISO 8601 instant such as 2027-03-20T15:55:00Z") from None
+        raise ConfigError(
+            f"{name}: {value!r} is not an ISO 8601 instant such as 2027-03-20T15:55:00Z"
+        ) from None
     if instant.tzinfo is None:
         raise ConfigError(f"{name}: {value!r} has no UTC offset; add Z or +01:00")
     return instant
@@ -55,8 +57,10 @@ def _parse_ice_urls(value: str, name: str) -> tuple[str, ...]:
     urls = _parse_list(value, name)
     for url in urls:
         if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
-            raise ConfigError(f"{name}: {url!r} must start with stun:, stuns:, turn: or turns: "
-                              "(e.g. turns:turn.example.org:443?transport=tcp)")
+            raise ConfigError(
+                f"{name}: {url!r} must start with stun:, stuns:, turn: or turns: "
+                "(e.g. turns:turn.example.org:443?transport=tcp)"
+            )
     return urls
 
 
@@ -120,6 +124,8 @@ class Config:
         if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"BOOTH_LOG_LEVEL: {config.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
         if config.turn_urls and not config.turn_secret:
-            raise ConfigError("BOOTH_TURN_URLS is set but BOOTH_TURN_SECRET is not: give coturn's "
-                              "static-auth-secret so booths get TURN credentials")
+            raise ConfigError(
+                "BOOTH_TURN_URLS is set but BOOTH_TURN_SECRET is not: give coturn's "
+                "static-auth-secret so booths get TURN credentials"
+            )
         return config

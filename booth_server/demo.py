@@ -25,11 +25,28 @@ class DemoVenue:
 
 
 VENUES = (
-    DemoVenue("La Cantine", "Paris", "Europe/Paris", "FR", None, "151 rue Montmartre, 75002 Paris",
-              ("09:00", "19:00"), ("Cantine A", "Cantine B"), "staff.paris@demo.sebastian.example"),
-    DemoVenue("Mission Bay Commons", "San Francisco", "America/Los_Angeles", "US", "CA",
-              "500 Terry A Francois Blvd, San Francisco, CA 94158",
-              ("08:00", "18:00"), ("SF A", "SF B"), "staff.sf@demo.sebastian.example"),
+    DemoVenue(
+        "La Cantine",
+        "Paris",
+        "Europe/Paris",
+        "FR",
+        None,
+        "151 rue Montmartre, 75002 Paris",
+        ("09:00", "19:00"),
+        ("Cantine A", "Cantine B"),
+        "staff.paris@demo.sebastian.example",
+    ),
+    DemoVenue(
+        "Mission Bay Commons",
+        "San Francisco",
+        "America/Los_Angeles",
+        "US",
+        "CA",
+        "500 Terry A Francois Blvd, San Francisco, CA 94158",
+        ("08:00", "18:00"),
+        ("SF A", "SF B"),
+        "staff.sf@demo.sebastian.example",
+    ),
 )
 ENTREPRENEUR = ("ada@demo.sebastian.example", "Ada Lovelace", "Analytical Engines SAS")
 ADMIN_EMAIL = "admin@demo.sebastian.example"
@@ -46,8 +63,12 @@ async def seed(store: Store, now: datetime) -> list[tuple[str, str, str]]:
         if venue_id is None:
             weekdays = {day: [list(venue.hours)] for day in ("mon", "tue", "wed", "thu", "fri")}
             venue_id = await store.create_venue(
-                name=venue.name, city=venue.city, timezone=venue.timezone, country=venue.country,
-                subdivision=venue.subdivision, address=venue.address,
+                name=venue.name,
+                city=venue.city,
+                timezone=venue.timezone,
+                country=venue.country,
+                subdivision=venue.subdivision,
+                address=venue.address,
                 opening_hours=OpeningHours.from_json(weekdays),
             )
         venue_ids[venue.name] = venue_id
@@ -63,8 +84,15 @@ async def seed(store: Store, now: datetime) -> list[tuple[str, str, str]]:
     ]
     for role, email, name, company, venue_id in people:
         try:
-            await store.create_account(email=email, name=name, company=company, role=role,
-                                       password_hash=password_hash, now=now, venue_id=venue_id)
+            await store.create_account(
+                email=email,
+                name=name,
+                company=company,
+                role=role,
+                password_hash=password_hash,
+                now=now,
+                venue_id=venue_id,
+            )
         except EmailTaken:
             pass
         credentials.append((role.value, email, DEMO_PASSWORD))

@@ -46,8 +46,9 @@ def status_of(error: SchedulerError) -> int:
     return 400
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   details: dict[str, Any] | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, details: dict[str, Any] | None = None
+) -> web.Response:
     body: dict[str, Any] = {"code": code, "message": message, "field": field}
     body.update(details or {})
     response = web.json_response({"error": body}, status=status)

@@ -22,19 +22,21 @@ LANGUAGES = ("en", "fr")
 
 #: Only this origin's scripts, styles and connections; camera and remote video come as blob:/
 #: MediaStream, so media-src allows blob: too. No inline code anywhere, so no 'unsafe-inline'.
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' blob:",
-    "media-src 'self' blob:",
-    "connect-src 'self'",
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -91,8 +93,9 @@ async def page(request: web.Request) -> web.Response:
     language = negotiate_language(request.headers.get("Accept-Language", ""))
     now = request.app[CLOCK].now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     text = text.replace('<html lang="en"', f'<html lang="{language}"', 1)
-    text = text.replace('<meta name="server-time" content="">',
-                        f'<meta name="server-time" content="{html.escape(now)}">', 1)
+    text = text.replace(
+        '<meta name="server-time" content="">', f'<meta name="server-time" content="{html.escape(now)}">', 1
+    )
     response = web.Response(text=text, content_type="text/html", charset="utf-8")
     # The page carries the server's time: never reuse a stored copy.
     response.headers["Cache-Control"] = "no-store"
@@ -110,10 +113,13 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     path = _static_dir() / name
     if not path.is_file():
         raise web.HTTPNotFound(text="no such file")
-    response = web.FileResponse(path, headers={
-        "Content-Type": _CONTENT_TYPES[suffix],
-        "Cache-Control": "no-cache",
-    })
+    response = web.FileResponse(
+        path,
+        headers={
+            "Content-Type": _CONTENT_TYPES[suffix],
+            "Cache-Control": "no-cache",
+        },
+    )
     return _secure(response)
 
 

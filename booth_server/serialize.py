@@ -83,7 +83,11 @@ def booking_json(view: BookingView) -> dict[str, Any]:
         "end": z(view.end),
         "duration_minutes": int((view.end - view.start).total_seconds() // 60),
         "sequence": view.sequence,
-        "organizer": {"id": view.organizer_id, "name": view.organizer_name, "company": view.organizer_company},
+        "organizer": {
+            "id": view.organizer_id,
+            "name": view.organizer_name,
+            "company": view.organizer_company,
+        },
         "guests": list(view.guests),
         "booths": [booth_json(b) | {"local": local(b, view.start, view.end)} for b in view.booths],
         "override_reason": view.override_reason,

@@ -21,8 +21,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The JSON object in the body; 400 when unreadable, 413 when over the size limit."""
     if request.content_type != "application/json":
-        raise BadRequest("send the body as JSON with Content-Type: application/json", field="body",
-                         code="bad_content_type")
+        raise BadRequest(
+            "send the body as JSON with Content-Type: application/json", field="body", code="bad_content_type"
+        )
     raw = await request.read()
     try:
         body = json.loads(raw)
@@ -33,8 +34,14 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def text(body: Mapping[str, Any], name: str, *, required: bool = True, max_length: int = 200,
-         default: str | None = None) -> str | None:
+def text(
+    body: Mapping[str, Any],
+    name: str,
+    *,
+    required: bool = True,
+    max_length: int = 200,
+    default: str | None = None,
+) -> str | None:
     value = body.get(name)
     if value is None:
         if required:
@@ -117,20 +124,28 @@ def instant(body: Mapping[str, Any], name: str, *, tz_field: str = "timezone") -
         raise InvalidInput(f"{name} is required, as an ISO 8601 time", field=name, code="required")
     text_value = value.strip()
     try:
-        parsed = datetime.fromisoformat(text_value[:-1] + "+00:00" if text_value.endswith(("Z", "z"))
-                                        else text_value)
+        parsed = datetime.fromisoformat(
+            text_value[:-1] + "+00:00" if text_value.endswith(("Z", "z")) else text_value
+        )
     except ValueError:
-        raise InvalidInput(f"{name} {value!r} is not an ISO 8601 time such as 2027-03-16T16:00:00Z",
-                           field=name) from None
+        raise InvalidInput(
+            f"{name} {value!r} is not an ISO 8601 time such as 2027-03-16T16:00:00Z", field=name
+        ) from None
     tz_name = body.get(tz_field)
     if parsed.tzinfo is not None:
         if tz_name is not None:
             raise InvalidInput(f"give either an offset in {name} or {tz_field}, not both", field=tz_field)
         return parsed.astimezone(UTC)
     if tz_name is None:
-        raise InvalidInput(f"{name} has no UTC offset: add Z, an offset such as +01:00, or a {tz_field}",
-                           field=name, code="missing_offset")
+        raise InvalidInput(
+            f"{name} has no UTC offset: add Z, an offset such as +01:00, or a {tz_field}",
+            field=name,
+            code="missing_offset",
+        )
     if not isinstance(tz_name, str) or not zones.is_known_zone(tz_name):
-        raise InvalidInput(f"{tz_field} {tz_name!r} is not an IANA time zone such as Europe/Paris",
-                           field=tz_field, code="unknown_timezone")
+        raise InvalidInput(
+            f"{tz_field} {tz_name!r} is not an IANA time zone such as Europe/Paris",
+            field=tz_field,
+            code="unknown_timezone",
+        )
     return zones.to_utc(parsed, tz_name, field=name)

@@ -62,8 +62,12 @@ def check_region(country: str, subdivision: str | None) -> None:
     """Refuse a country or subdivision whose public holidays are unknown, naming the field."""
     supported = holidays.list_supported_countries()
     if country not in supported:
-        raise InvalidInput(f"country {country!r} has no public-holiday calendar; use an ISO 3166 code "
-                           "such as FR or US", field="country")
+        raise InvalidInput(
+            f"country {country!r} has no public-holiday calendar; use an ISO 3166 code such as FR or US",
+            field="country",
+        )
     if subdivision is not None and subdivision not in supported[country]:
-        raise InvalidInput(f"subdivision {subdivision!r} is not one of {country}'s: "
-                           f"{', '.join(supported[country][:12])}…", field="subdivision")
+        raise InvalidInput(
+            f"subdivision {subdivision!r} is not one of {country}'s: {', '.join(supported[country][:12])}…",
+            field="subdivision",
+        )

@@ -84,7 +84,9 @@ class Database:
             _configure_sqlite(self.writer, immediate=True)
             _configure_sqlite(self.reader, immediate=False)
         else:
-            self.writer = self.reader = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=20)
+            self.writer = self.reader = create_async_engine(
+                self.url, echo=echo, pool_size=10, max_overflow=20
+            )
         self._write = async_sessionmaker(self.writer, expire_on_commit=False)
         self._read = async_sessionmaker(self.reader, expire_on_commit=False)
         # SQLite has one writer at a time. Queueing this process's writers here wakes the next one

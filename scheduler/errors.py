@@ -11,8 +11,14 @@ class SchedulerError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

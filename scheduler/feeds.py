@@ -180,20 +180,26 @@ class FeedRepository:
 
     # -- tokens ------------------------------------------------------------------------------
 
-    async def create(self, kind: str, subject_id: int, created_by: int, token_hash: str,
-                     now: datetime) -> FeedToken:
+    async def create(
+        self, kind: str, subject_id: int, created_by: int, token_hash: str, now: datetime
+    ) -> FeedToken:
         if kind not in TOKEN_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(TOKEN_KINDS)}", field="kind")
         async with self.db.write() as session:
             live = await session.scalar(
-                select(func.count(FeedTokenRow.id))
-                .where(FeedTokenRow.created_by == created_by, FeedTokenRow.revoked_at.is_(None))
+                select(func.count(FeedTokenRow.id)).where(
+                    FeedTokenRow.created_by == created_by, FeedTokenRow.revoked_at.is_(None)
+                )
             )
             if (live or 0) >= MAX_FEEDS_PER_ACCOUNT:
-                raise InvalidInput(f"an account may hold at most {MAX_FEEDS_PER_ACCOUNT} feeds; "
-                                   "revoke one first", field="kind", code="too_many_feeds")
-            row = FeedTokenRow(kind=kind, subject_id=subject_id, created_by=created_by,
-                               token_hash=token_hash, created_at=now)
+                raise InvalidInput(
+                    f"an account may hold at most {MAX_FEEDS_PER_ACCOUNT} feeds; revoke one first",
+                    field="kind",
+                    code="too_many_feeds",
+                )
+            row = FeedTokenRow(
+                kind=kind, subject_id=subject_id, created_by=created_by, token_hash=token_hash, created_at=now
+            )
             session.add(row)
             await session.flush()
             return _token(row)
@@ -213,8 +219,11 @@ class FeedRepository:
         async with self.db.write() as session:
             result = await session.execute(
                 update(FeedTokenRow)
-                .where(FeedTokenRow.id == feed_id, FeedTokenRow.created_by == account_id,
-                       FeedTokenRow.revoked_at.is_(None))
+                .where(
+                    FeedTokenRow.id == feed_id,
+                    FeedTokenRow.created_by == account_id,
+                    FeedTokenRow.revoked_at.is_(None),
+                )
                 .values(token_hash=token_hash)
             )
             if cast(CursorResult[Any], result).rowcount != 1:
@@ -226,8 +235,11 @@ class FeedRepository:
         async with self.db.write() as session:
             result = await session.execute(
                 update(FeedTokenRow)
-                .where(FeedTokenRow.id == feed_id, FeedTokenRow.created_by == account_id,
-                       FeedTokenRow.revoked_at.is_(None))
+                .where(
+                    FeedTokenRow.id == feed_id,
+                    FeedTokenRow.created_by == account_id,
+                    FeedTokenRow.revoked_at.is_(None),
+                )
                 .values(revoked_at=now)
             )
             if cast(CursorResult[Any], result).rowcount != 1:
@@ -244,18 +256,35 @@ class FeedRepository:
         by primary key). Core rows, not ORM objects: this runs on every poll."""
         query = (
             select(
-                FeedTokenRow.id, FeedTokenRow.kind, FeedTokenRow.subject_id, FeedTokenRow.created_by,
-                FeedTokenRow.created_at, FeedTokenRow.revoked_at,
-                AccountRow.email, AccountRow.name, AccountRow.company, AccountRow.role, AccountRow.venue_id,
-                FeedVersionRow.version, FeedVersionRow.changed_at,
+                FeedTokenRow.id,
+                FeedTokenRow.kind,
+                FeedTokenRow.subject_id,
+                FeedTokenRow.created_by,
+                FeedTokenRow.created_at,
+                FeedTokenRow.revoked_at,
+                AccountRow.email,
+                AccountRow.name,
+                AccountRow.company,
+                AccountRow.role,
+                AccountRow.venue_id,
+                FeedVersionRow.version,
+                FeedVersionRow.changed_at,
             )
             .join(AccountRow, AccountRow.id == FeedTokenRow.created_by)
             # Token kinds are feed kinds: an organizer token's subject is the account, a venue
             # token's the venue.
-            .outerjoin(FeedVersionRow, and_(FeedVersionRow.kind == FeedTokenRow.kind,
-                                            FeedVersionRow.subject_id == FeedTokenRow.subject_id))
-            .where(FeedTokenRow.token_hash == token_hash, FeedTokenRow.kind == kind,
-                   FeedTokenRow.revoked_at.is_(None))
+            .outerjoin(
+                FeedVersionRow,
+                and_(
+                    FeedVersionRow.kind == FeedTokenRow.kind,
+                    FeedVersionRow.subject_id == FeedTokenRow.subject_id,
+                ),
+            )
+            .where(
+                FeedTokenRow.token_hash == token_hash,
+                FeedTokenRow.kind == kind,
+                FeedTokenRow.revoked_at.is_(None),
+            )
         )
         async with self.db.read() as session:
             connection = await session.connection()
@@ -272,14 +301,19 @@ class FeedRepository:
         """The feed's version (one primary-key read): what a poll compares."""
         async with self.db.read() as session:
             connection = await session.connection()
-            return _version_of((await connection.execute(_version_query(subject.kind, subject.subject_id))).first())
+            return _version_of(
+                (await connection.execute(_version_query(subject.kind, subject.subject_id))).first()
+            )
 
-    async def views(self, subject: FeedSubject, catalog: dict[int, Booth], day: datetime) -> list[BookingView]:
+    async def views(
+        self, subject: FeedSubject, catalog: dict[int, Booth], day: datetime
+    ) -> list[BookingView]:
         """The bookings the feed shows on ``day`` (see :func:`feed_day`), in feed order."""
         return (await self.load(subject, catalog, day))[0]
 
-    async def load(self, subject: FeedSubject, catalog: dict[int, Booth],
-                   day: datetime) -> tuple[list[BookingView], FeedVersion | None]:
+    async def load(
+        self, subject: FeedSubject, catalog: dict[int, Booth], day: datetime
+    ) -> tuple[list[BookingView], FeedVersion | None]:
         """The bookings the feed shows on ``day``, in feed order (start, then UID), and the
         version they are: the ETag of a full answer must describe the bytes sent.
 
@@ -300,8 +334,9 @@ class FeedRepository:
                 return views, after
         return views, None
 
-    async def _load_views(self, connection: AsyncConnection, subject: FeedSubject, catalog: dict[int, Booth],
-                          day: datetime) -> list[BookingView]:
+    async def _load_views(
+        self, connection: AsyncConnection, subject: FeedSubject, catalog: dict[int, Booth], day: datetime
+    ) -> list[BookingView]:
         """Two Core queries (bookings with their organizer, then their booths), without ORM
         objects or per-value type processing: a 10,000-booking feed is loaded several times
         faster that way. SQLite gives its datetimes as text, read with ``fromisoformat``;
@@ -311,13 +346,22 @@ class FeedRepository:
         raw_time = String() if sqlite else DateTime(timezone=True)
         bookings = (
             select(
-                BookingRow.id, BookingRow.uid, BookingRow.title, BookingRow.status,
-                type_coerce(BookingRow.start_at, raw_time), type_coerce(BookingRow.end_at, raw_time),
-                BookingRow.sequence, type_coerce(BookingRow.created_at, raw_time),
+                BookingRow.id,
+                BookingRow.uid,
+                BookingRow.title,
+                BookingRow.status,
+                type_coerce(BookingRow.start_at, raw_time),
+                type_coerce(BookingRow.end_at, raw_time),
+                BookingRow.sequence,
+                type_coerce(BookingRow.created_at, raw_time),
                 type_coerce(BookingRow.updated_at, raw_time),
                 # Raw JSON text (most lists are empty: no need to decode "[]").
-                type_coerce(BookingRow.guests, String), BookingRow.organizer_id, BookingRow.override_reason,
-                AccountRow.name, AccountRow.email, AccountRow.company,
+                type_coerce(BookingRow.guests, String),
+                BookingRow.organizer_id,
+                BookingRow.override_reason,
+                AccountRow.name,
+                AccountRow.email,
+                AccountRow.company,
             )
             .join(AccountRow, AccountRow.id == BookingRow.organizer_id)
             .where(condition)
@@ -347,6 +391,7 @@ class FeedRepository:
                     value = parsed[raw] = datetime.fromisoformat(raw).replace(tzinfo=UTC)
                 return value
         else:
+
             def instant(raw: Any) -> datetime:
                 return cast(datetime, raw)
 
@@ -363,10 +408,22 @@ class FeedRepository:
 
         return [
             BookingView(
-                id=r[0], uid=r[1], title=r[2], status=statuses[r[3]], start=instant(r[4]), end=instant(r[5]),
-                sequence=r[6], created_at=instant(r[7]), updated_at=instant(r[8]), guests=guests(r[9]),
-                organizer_id=r[10], override_reason=r[11], organizer_name=r[12],
-                organizer_email=r[13], organizer_company=r[14], booths=tuple(booths_of[r[0]]),
+                id=r[0],
+                uid=r[1],
+                title=r[2],
+                status=statuses[r[3]],
+                start=instant(r[4]),
+                end=instant(r[5]),
+                sequence=r[6],
+                created_at=instant(r[7]),
+                updated_at=instant(r[8]),
+                guests=guests(r[9]),
+                organizer_id=r[10],
+                override_reason=r[11],
+                organizer_name=r[12],
+                organizer_email=r[13],
+                organizer_company=r[14],
+                booths=tuple(booths_of[r[0]]),
             )
             for r in booking_rows
         ]
@@ -378,8 +435,11 @@ class FeedRepository:
             .join(BoothHoldRow, BoothHoldRow.booking_id == BookingRow.id)
             .where(BoothHoldRow.booth_id == booth_id, BoothHoldRow.active)
             .where(BookingRow.status == BookingStatus.CONFIRMED.value)
-            .where(BookingRow.end_at > start, BookingRow.start_at < end,
-                   BookingRow.start_at > start - LONGEST_BOOKING)
+            .where(
+                BookingRow.end_at > start,
+                BookingRow.start_at < end,
+                BookingRow.start_at > start - LONGEST_BOOKING,
+            )
             .order_by(BookingRow.start_at)
         )
         async with self.db.read() as session:

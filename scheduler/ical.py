@@ -186,8 +186,14 @@ def _stamp(value: datetime) -> str:
         value = value.astimezone(_UTC)
     # %-formatting of the fields: a third of isoformat-and-replace, a tenth of strftime, which
     # matters at four stamps an event and 10,000 events.
-    return "%04d%02d%02dT%02d%02d%02dZ" % (value.year, value.month, value.day, value.hour, value.minute,
-                                           value.second)
+    return "%04d%02d%02dT%02d%02d%02dZ" % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+    )
 
 
 def _fold(line: str) -> bytes:
@@ -218,8 +224,9 @@ def _fold(line: str) -> bytes:
 
 def _component(name: str, lines: Iterable[str]) -> bytes:
     # Most lines are short ASCII: encode them inline, sparing a call per line at 10,000 events.
-    body = b"\r\n".join([line.encode() if len(line) <= _LINE_OCTETS and line.isascii() else _fold(line)
-                          for line in lines])
+    body = b"\r\n".join(
+        [line.encode() if len(line) <= _LINE_OCTETS and line.isascii() else _fold(line) for line in lines]
+    )
     return b"BEGIN:%s\r\n%s\r\nEND:%s\r\n" % (name.encode(), body, name.encode())
 
 

@@ -74,7 +74,7 @@ class OpeningHours:
             parsed: list[tuple[time, time]] = []
             for span in spans:
                 if not (isinstance(span, list) and len(span) == 2 and all(isinstance(s, str) for s in span)):
-                    raise ValueError(f"{key}: each span must be [\"HH:MM\", \"HH:MM\"]")
+                    raise ValueError(f'{key}: each span must be ["HH:MM", "HH:MM"]')
                 try:
                     opens, closes = (time.fromisoformat(s) for s in span)
                 except ValueError:
@@ -198,4 +198,3 @@ class Slot:
 
     start: datetime
     end: datetime
-

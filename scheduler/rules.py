@@ -61,30 +61,43 @@ def _hours_text(venue: Venue, day: date) -> str:
 
 
 def _opening_spans(venue: Venue, day: date) -> list[TimeRange]:
-    return [local_span_to_utc(day, o, c, venue.timezone) for o, c in venue.opening_hours.for_weekday(day.weekday())]
+    return [
+        local_span_to_utc(day, o, c, venue.timezone)
+        for o, c in venue.opening_hours.for_weekday(day.weekday())
+    ]
 
 
 def _on_grid(instant: datetime, venue: Venue) -> bool:
     local = to_local(instant, venue.timezone)
-    since_midnight = timedelta(hours=local.hour, minutes=local.minute, seconds=local.second,
-                               microseconds=local.microsecond)
+    since_midnight = timedelta(
+        hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond
+    )
     return since_midnight % timedelta(minutes=venue.rules.grid_minutes) == timedelta(0)
 
 
 def _duration_problem(venue: Venue, duration: timedelta) -> str | None:
     rules = venue.rules
     minutes, rest = divmod(duration, _MINUTE)
-    if (not rest and rules.min_duration_minutes <= minutes <= rules.max_duration_minutes
-            and minutes % rules.grid_minutes == 0):
+    if (
+        not rest
+        and rules.min_duration_minutes <= minutes <= rules.max_duration_minutes
+        and minutes % rules.grid_minutes == 0
+    ):
         return None
-    return (f"Sessions at {venue.name} last {rules.min_duration_minutes} to {rules.max_duration_minutes} "
-            f"minutes in steps of {rules.grid_minutes}; {duration / _MINUTE:g} minutes is not allowed.")
+    return (
+        f"Sessions at {venue.name} last {rules.min_duration_minutes} to {rules.max_duration_minutes} "
+        f"minutes in steps of {rules.grid_minutes}; {duration / _MINUTE:g} minutes is not allowed."
+    )
 
 
 def _check_structure(booths: Sequence[Booth], minimum: int) -> None:
     if len(booths) < minimum:
-        raise InvalidInput(f"Choose at least {minimum} booth{'s' if minimum > 1 else ''}, one per venue; "
-                           f"{len(booths)} given.", field="booths", code="too_few_booths")
+        raise InvalidInput(
+            f"Choose at least {minimum} booth{'s' if minimum > 1 else ''}, one per venue; "
+            f"{len(booths)} given.",
+            field="booths",
+            code="too_few_booths",
+        )
     by_venue: dict[int, Booth] = {}
     seen: set[int] = set()
     for booth in booths:
@@ -92,8 +105,12 @@ def _check_structure(booths: Sequence[Booth], minimum: int) -> None:
             raise InvalidInput(f"Booth {booth.name} is listed twice.", field="booths", code="same_venue")
         other = by_venue.get(booth.venue.id)
         if other is not None:
-            raise InvalidInput(f"{other.name} and {booth.name} are both at {booth.venue.name}; a session "
-                               "joins one booth per venue.", field="booths", code="same_venue")
+            raise InvalidInput(
+                f"{other.name} and {booth.name} are both at {booth.venue.name}; a session "
+                "joins one booth per venue.",
+                field="booths",
+                code="same_venue",
+            )
         seen.add(booth.id)
         by_venue[booth.venue.id] = booth
 
@@ -108,8 +125,12 @@ def _grid(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolation
     if _on_grid(request.start, venue):
         return None
     start = to_local(request.start, venue.timezone)
-    return RuleViolation(f"Sessions at {venue.name} start on a {venue.rules.grid_minutes}-minute grid "
-                         f"({venue.timezone}); {_clock(start)} is not on it.", field="start", code="grid")
+    return RuleViolation(
+        f"Sessions at {venue.name} start on a {venue.rules.grid_minutes}-minute grid "
+        f"({venue.timezone}); {_clock(start)} is not on it.",
+        field="start",
+        code="grid",
+    )
 
 
 def _duration(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolation | None:
@@ -121,9 +142,12 @@ def _notice(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolati
     venue, notice = booth.venue, booth.venue.rules.min_notice_minutes
     if request.start >= now + timedelta(minutes=notice):
         return None
-    return RuleViolation(f"Sessions at {venue.name} must be booked at least {notice} minutes ahead; "
-                         f"this one starts at {_local(request.start, venue)}, which is too soon.",
-                         field="start", code="notice")
+    return RuleViolation(
+        f"Sessions at {venue.name} must be booked at least {notice} minutes ahead; "
+        f"this one starts at {_local(request.start, venue)}, which is too soon.",
+        field="start",
+        code="notice",
+    )
 
 
 def _advance(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolation | None:
@@ -131,9 +155,12 @@ def _advance(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolat
     limit = now + timedelta(days=days)
     if request.start <= limit:
         return None
-    return RuleViolation(f"Sessions at {venue.name} can be booked at most {days} days ahead, until "
-                         f"{_local(limit, venue)}; {_local(request.start, venue)} is too far.",
-                         field="start", code="advance")
+    return RuleViolation(
+        f"Sessions at {venue.name} can be booked at most {days} days ahead, until "
+        f"{_local(limit, venue)}; {_local(request.start, venue)} is too far.",
+        field="start",
+        code="advance",
+    )
 
 
 def _opening_hours(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolation | None:
@@ -144,9 +171,12 @@ def _opening_hours(booth: Booth, request: BookingRequest, now: datetime) -> Rule
     start, end = (to_local(t, venue.timezone) for t in (request.start, request.end))
     hours = _hours_text(venue, day)
     opening = f"is open {hours}" if hours else "is closed all day"
-    return RuleViolation(f"{booth.name} at {venue.name} {opening} ({venue.timezone}) on {_day_label(day)}; "
-                         f"{_clock(start)}–{_clock(end)} local time is outside its opening hours.",
-                         field="start", code="opening_hours")
+    return RuleViolation(
+        f"{booth.name} at {venue.name} {opening} ({venue.timezone}) on {_day_label(day)}; "
+        f"{_clock(start)}–{_clock(end)} local time is outside its opening hours.",
+        field="start",
+        code="opening_hours",
+    )
 
 
 def _closure(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolation | None:
@@ -155,16 +185,24 @@ def _closure(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolat
     while day <= last:
         name = holiday_name(venue, day)
         if name is not None and local_span_to_utc(day, time(0), time(0), venue.timezone).overlaps(wanted):
-            return RuleViolation(f"{venue.name} is closed on {_day_label(day)} for {name}, a public holiday; "
-                                 f"{booth.name} cannot be booked that day.", field="start", code="closure",
-                                 details={"venue": venue.name, "holiday": name, "date": day.isoformat()})
+            return RuleViolation(
+                f"{venue.name} is closed on {_day_label(day)} for {name}, a public holiday; "
+                f"{booth.name} cannot be booked that day.",
+                field="start",
+                code="closure",
+                details={"venue": venue.name, "holiday": name, "date": day.isoformat()},
+            )
         day += timedelta(days=1)
     for blackout in venue.blackouts:
         if TimeRange(blackout.start, blackout.end).overlaps(wanted):
-            return RuleViolation(f"{venue.name} is closed from {_local(blackout.start, venue)} to "
-                                 f"{_local(blackout.end, venue)}: {blackout.reason}. {booth.name} cannot "
-                                 "be booked then.", field="start", code="closure",
-                                 details={"venue": venue.name, "reason": blackout.reason})
+            return RuleViolation(
+                f"{venue.name} is closed from {_local(blackout.start, venue)} to "
+                f"{_local(blackout.end, venue)}: {blackout.reason}. {booth.name} cannot "
+                "be booked then.",
+                field="start",
+                code="closure",
+                details={"venue": venue.name, "reason": blackout.reason},
+            )
     return None
 
 
@@ -182,26 +220,43 @@ def _quota(request: BookingRequest, organizer_bookings: Sequence[TimeRange]) -> 
     wanted = request.end - request.start
     if (used + wanted) <= timedelta(minutes=quota):
         return None
-    return RuleViolation(f"Each organizer may book up to {quota} minutes a week at {venue.name} (weeks run "
-                         f"Monday to Sunday, UTC); you already have {used / _MINUTE:g} minutes in the week "
-                         f"of {monday:%Y-%m-%d}, and this {wanted / _MINUTE:g}-minute session would make "
-                         f"{(used + wanted) / _MINUTE:g}.", field="duration_minutes", code="quota")
+    return RuleViolation(
+        f"Each organizer may book up to {quota} minutes a week at {venue.name} (weeks run "
+        f"Monday to Sunday, UTC); you already have {used / _MINUTE:g} minutes in the week "
+        f"of {monday:%Y-%m-%d}, and this {wanted / _MINUTE:g}-minute session would make "
+        f"{(used + wanted) / _MINUTE:g}.",
+        field="duration_minutes",
+        code="quota",
+    )
 
 
 def _conflicts(request: BookingRequest, busy: Sequence[Busy]) -> list[Conflict]:
     found: list[Conflict] = []
     for booth in request.booths:
         buffer = booth.venue.rules.buffer
-        clashes = [b for b in busy if b.booth_id == booth.id
-                   and (request.replaces_booking_id is None or b.booking_id != request.replaces_booking_id)
-                   and b.start < request.end + buffer and request.start < b.end + buffer]
-        found += [Conflict(booth.id, booth.name, _iso_z(b.start), _iso_z(b.end), b.booking_id)
-                  for b in sorted(clashes, key=lambda b: (b.start, b.end))]
+        clashes = [
+            b
+            for b in busy
+            if b.booth_id == booth.id
+            and (request.replaces_booking_id is None or b.booking_id != request.replaces_booking_id)
+            and b.start < request.end + buffer
+            and request.start < b.end + buffer
+        ]
+        found += [
+            Conflict(booth.id, booth.name, _iso_z(b.start), _iso_z(b.end), b.booking_id)
+            for b in sorted(clashes, key=lambda b: (b.start, b.end))
+        ]
     return found
 
 
-def check_booking(request: BookingRequest, busy: Sequence[Busy], organizer_bookings: Sequence[TimeRange],
-                  now: datetime, *, override: bool = False) -> None:
+def check_booking(
+    request: BookingRequest,
+    busy: Sequence[Busy],
+    organizer_bookings: Sequence[TimeRange],
+    now: datetime,
+    *,
+    override: bool = False,
+) -> None:
     """Raise if ``request`` may not be booked; return ``None`` if it may.
 
     ``busy`` holds the confirmed bookings of the booths (unbuffered); entries of
@@ -217,8 +272,11 @@ def check_booking(request: BookingRequest, busy: Sequence[Busy], organizer_booki
     _require_aware(request.start, request.end, now)
     _check_structure(request.booths, minimum=2)
     if request.end <= request.start:
-        raise InvalidInput(f"The session ends ({_iso_z(request.end)}) before it starts "
-                           f"({_iso_z(request.start)}).", field="end", code="duration")
+        raise InvalidInput(
+            f"The session ends ({_iso_z(request.end)}) before it starts ({_iso_z(request.start)}).",
+            field="end",
+            code="duration",
+        )
     if not override:
         for rule in _RULES:
             for booth in request.booths:
@@ -268,13 +326,17 @@ def _intersect(left: _Starts, right: _Starts) -> _Starts:
     return out
 
 
-def _free_starts(booth: Booth, lo: datetime, hi: datetime, duration: timedelta, busy: Sequence[Busy]) -> _Starts:
+def _free_starts(
+    booth: Booth, lo: datetime, hi: datetime, duration: timedelta, busy: Sequence[Busy]
+) -> _Starts:
     """Starts in ``[lo, hi]`` where ``booth`` is open, not closed and not busy for ``duration``."""
     venue = booth.venue
     opened: _Starts = []
     day, last = to_local(lo, venue.timezone).date(), to_local(hi, venue.timezone).date()
     while day <= last:
-        opened += [(s.start, s.end - duration) for s in _opening_spans(venue, day) if s.start <= s.end - duration]
+        opened += [
+            (s.start, s.end - duration) for s in _opening_spans(venue, day) if s.start <= s.end - duration
+        ]
         day += timedelta(days=1)
     # A range [s, e) blocks the starts t with [t, t + duration) overlapping it: s - duration < t < e.
     blocked = [(r.start - duration, r.end) for r, _ in closure_ranges(venue, lo, hi + duration)]
@@ -299,9 +361,11 @@ def _grid_starts(allowed: _Starts, venues: list[Venue]) -> list[datetime]:
             continue
         # An interval is shorter than a day, so offsets change in it at most once. When they do
         # not, and every grid divides the step, the first start speaks for all of them.
-        steady = all(step % timedelta(minutes=v.rules.grid_minutes) == timedelta(0)
-                     and to_local(a, v.timezone).utcoffset() == to_local(b, v.timezone).utcoffset()
-                     for v in venues)
+        steady = all(
+            step % timedelta(minutes=v.rules.grid_minutes) == timedelta(0)
+            and to_local(a, v.timezone).utcoffset() == to_local(b, v.timezone).utcoffset()
+            for v in venues
+        )
         if steady:
             if all(_on_grid(candidates[0], v) for v in venues):
                 starts += candidates
@@ -310,8 +374,16 @@ def _grid_starts(allowed: _Starts, venues: list[Venue]) -> list[datetime]:
     return starts
 
 
-def available_slots(booths: Sequence[Booth], day_from: date, day_to: date, duration: timedelta,
-                    busy: Sequence[Busy], now: datetime, *, days_tz: str | None = None) -> list[Slot]:
+def available_slots(
+    booths: Sequence[Booth],
+    day_from: date,
+    day_to: date,
+    duration: timedelta,
+    busy: Sequence[Busy],
+    now: datetime,
+    *,
+    days_tz: str | None = None,
+) -> list[Slot]:
     """Every grid start where all ``booths`` are free for ``duration``, as sorted :class:`Slot`.
 
     A slot satisfies, for each booth, every rule of :func:`check_booking` but the weekly quota:
@@ -326,11 +398,16 @@ def available_slots(booths: Sequence[Booth], day_from: date, day_to: date, durat
     _require_aware(now)
     _check_structure(booths, minimum=1)
     if day_to < day_from:
-        raise InvalidInput(f"The range ends ({day_to}) before it starts ({day_from}).", field="to",
-                           code="date_range")
+        raise InvalidInput(
+            f"The range ends ({day_to}) before it starts ({day_from}).", field="to", code="date_range"
+        )
     if (day_to - day_from).days + 1 > MAX_RANGE_DAYS:
-        raise InvalidInput(f"Ask for at most {MAX_RANGE_DAYS} days at a time; {day_from} to {day_to} is "
-                           f"{(day_to - day_from).days + 1}.", field="to", code="date_range")
+        raise InvalidInput(
+            f"Ask for at most {MAX_RANGE_DAYS} days at a time; {day_from} to {day_to} is "
+            f"{(day_to - day_from).days + 1}.",
+            field="to",
+            code="date_range",
+        )
     venues = [booth.venue for booth in booths]
     for venue in venues:
         problem = _duration_problem(venue, duration)
@@ -338,8 +415,10 @@ def available_slots(booths: Sequence[Booth], day_from: date, day_to: date, durat
             raise InvalidInput(problem, field="duration", code="duration")
     tz = days_tz or venues[0].timezone
     window_end = local_span_to_utc(day_to, time(0), time(0), tz).end
-    lo = max(local_span_to_utc(day_from, time(0), time(0), tz).start,
-             now + max(timedelta(minutes=v.rules.min_notice_minutes) for v in venues))
+    lo = max(
+        local_span_to_utc(day_from, time(0), time(0), tz).start,
+        now + max(timedelta(minutes=v.rules.min_notice_minutes) for v in venues),
+    )
     hi = min(window_end - _MICROSECOND, now + min(timedelta(days=v.rules.max_advance_days) for v in venues))
     if lo > hi:
         return []

@@ -76,7 +76,13 @@ class NewBooking:
 
     def fingerprint(self) -> str:
         """Identifies the request, to tell an idempotent retry from a reused key."""
-        body = [list(self.booth_ids), self.start.isoformat(), self.end.isoformat(), self.title, list(self.guests)]
+        body = [
+            list(self.booth_ids),
+            self.start.isoformat(),
+            self.end.isoformat(),
+            self.title,
+            list(self.guests),
+        ]
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()
 
 
@@ -163,15 +169,35 @@ class Store:
         picked = []
         for booth_id in ids:
             if booth_id not in catalog:
-                raise InvalidInput(f"there is no booth with id {booth_id}", field="booths", code="unknown_booth")
+                raise InvalidInput(
+                    f"there is no booth with id {booth_id}", field="booths", code="unknown_booth"
+                )
             picked.append(catalog[booth_id])
         return tuple(picked)
 
-    async def create_venue(self, *, name: str, city: str, timezone: str, country: str, subdivision: str | None,
-                           address: str, opening_hours: OpeningHours, rules: dict[str, Any] | None = None) -> int:
+    async def create_venue(
+        self,
+        *,
+        name: str,
+        city: str,
+        timezone: str,
+        country: str,
+        subdivision: str | None,
+        address: str,
+        opening_hours: OpeningHours,
+        rules: dict[str, Any] | None = None,
+    ) -> int:
         async with self.db.write() as session:
-            row = VenueRow(name=name, city=city, timezone=timezone, country=country, subdivision=subdivision,
-                           address=address, opening_hours=opening_hours.to_json(), rules=rules or {})
+            row = VenueRow(
+                name=name,
+                city=city,
+                timezone=timezone,
+                country=country,
+                subdivision=subdivision,
+                address=address,
+                opening_hours=opening_hours.to_json(),
+                rules=rules or {},
+            )
             session.add(row)
             await session.flush()
         self.catalog_changed()
@@ -202,15 +228,31 @@ class Store:
 
     # -- accounts and tokens -----------------------------------------------------------------
 
-    async def create_account(self, *, email: str, name: str, company: str, role: Role, password_hash: str,
-                             now: datetime, venue_id: int | None = None) -> Account:
+    async def create_account(
+        self,
+        *,
+        email: str,
+        name: str,
+        company: str,
+        role: Role,
+        password_hash: str,
+        now: datetime,
+        venue_id: int | None = None,
+    ) -> Account:
         email = email.strip().lower()
         try:
             async with self.db.write() as session:
                 if await session.scalar(select(AccountRow.id).where(AccountRow.email == email)) is not None:
                     raise EmailTaken(f"an account with email {email} already exists", field="email")
-                row = AccountRow(email=email, name=name, company=company, role=role.value,
-                                 password_hash=password_hash, created_at=now, venue_id=venue_id)
+                row = AccountRow(
+                    email=email,
+                    name=name,
+                    company=company,
+                    role=role.value,
+                    password_hash=password_hash,
+                    created_at=now,
+                    venue_id=venue_id,
+                )
                 session.add(row)
                 await session.flush()
                 return _account(row)
@@ -234,21 +276,31 @@ class Store:
                 update(AccountRow).where(AccountRow.id == account_id).values(password_hash=password_hash)
             )
 
-    async def add_token(self, account_id: int, token_hash: str, kind: str, now: datetime,
-                        expires_at: datetime | None) -> None:
+    async def add_token(
+        self, account_id: int, token_hash: str, kind: str, now: datetime, expires_at: datetime | None
+    ) -> None:
         async with self.db.write() as session:
-            session.add(AccessTokenRow(account_id=account_id, token_hash=token_hash, kind=kind,
-                                       created_at=now, expires_at=expires_at))
+            session.add(
+                AccessTokenRow(
+                    account_id=account_id,
+                    token_hash=token_hash,
+                    kind=kind,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
 
     async def account_for_token(self, token_hash: str, now: datetime) -> tuple[Account, str] | None:
         """The live token's account and the token's kind (``api`` or ``session``)."""
         async with self.db.read() as session:
-            found = (await session.execute(
-                select(AccountRow, AccessTokenRow.kind)
-                .join(AccessTokenRow, AccessTokenRow.account_id == AccountRow.id)
-                .where(AccessTokenRow.token_hash == token_hash, AccessTokenRow.revoked_at.is_(None))
-                .where((AccessTokenRow.expires_at.is_(None)) | (AccessTokenRow.expires_at > now))
-            )).first()
+            found = (
+                await session.execute(
+                    select(AccountRow, AccessTokenRow.kind)
+                    .join(AccessTokenRow, AccessTokenRow.account_id == AccountRow.id)
+                    .where(AccessTokenRow.token_hash == token_hash, AccessTokenRow.revoked_at.is_(None))
+                    .where((AccessTokenRow.expires_at.is_(None)) | (AccessTokenRow.expires_at > now))
+                )
+            ).first()
             return (_account(found[0]), found[1]) if found else None
 
     async def revoke_token(self, token_hash: str, now: datetime) -> None:
@@ -259,8 +311,15 @@ class Store:
 
     # -- availability ------------------------------------------------------------------------
 
-    async def availability(self, booth_ids: Sequence[int], day_from: date, day_to: date, duration: timedelta,
-                           now: datetime, days_tz: str | None = None) -> tuple[tuple[Booth, ...], list[Slot]]:
+    async def availability(
+        self,
+        booth_ids: Sequence[int],
+        day_from: date,
+        day_to: date,
+        duration: timedelta,
+        now: datetime,
+        days_tz: str | None = None,
+    ) -> tuple[tuple[Booth, ...], list[Slot]]:
         booths = self._pick(await self.catalog(), booth_ids)
         async with self.db.read() as session:
             tz = days_tz or booths[0].venue.timezone
@@ -276,15 +335,21 @@ class Store:
             select(BoothHoldRow.booth_id, BookingRow.start_at, BookingRow.end_at, BookingRow.id)
             .join(BookingRow, BookingRow.id == BoothHoldRow.booking_id)
             .where(BoothHoldRow.booth_id.in_(list(booth_ids)), BoothHoldRow.active)
-            .where(BookingRow.start_at < window.end + _BUSY_MARGIN, BookingRow.end_at > window.start - _BUSY_MARGIN)
+            .where(
+                BookingRow.start_at < window.end + _BUSY_MARGIN,
+                BookingRow.end_at > window.start - _BUSY_MARGIN,
+            )
         )
         return [Busy(booth_id, start, end, booking_id) for booth_id, start, end, booking_id in rows]
 
-    async def _organizer_ranges(self, session: AsyncSession, organizer_id: int, around: datetime,
-                                exclude: int | None) -> list[TimeRange]:
+    async def _organizer_ranges(
+        self, session: AsyncSession, organizer_id: int, around: datetime, exclude: int | None
+    ) -> list[TimeRange]:
         query = (
             select(BookingRow.start_at, BookingRow.end_at)
-            .where(BookingRow.organizer_id == organizer_id, BookingRow.status == BookingStatus.CONFIRMED.value)
+            .where(
+                BookingRow.organizer_id == organizer_id, BookingRow.status == BookingStatus.CONFIRMED.value
+            )
             .where(BookingRow.start_at > around - _QUOTA_MARGIN, BookingRow.start_at < around + _QUOTA_MARGIN)
         )
         if exclude is not None:
@@ -295,47 +360,71 @@ class Store:
 
     def _view(self, row: BookingRow, catalog: dict[int, Booth]) -> BookingView:
         return BookingView(
-            id=row.id, uid=row.uid, title=row.title, status=BookingStatus(row.status),
-            start=row.start_at, end=row.end_at, sequence=row.sequence,
-            created_at=row.created_at, updated_at=row.updated_at,
-            organizer_name=row.organizer.name, organizer_email=row.organizer.email,
-            organizer_company=row.organizer.company, guests=tuple(row.guests),
+            id=row.id,
+            uid=row.uid,
+            title=row.title,
+            status=BookingStatus(row.status),
+            start=row.start_at,
+            end=row.end_at,
+            sequence=row.sequence,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            organizer_name=row.organizer.name,
+            organizer_email=row.organizer.email,
+            organizer_company=row.organizer.company,
+            guests=tuple(row.guests),
             booths=tuple(catalog[h.booth_id] for h in row.holds),
-            organizer_id=row.organizer_id, override_reason=row.override_reason,
+            organizer_id=row.organizer_id,
+            override_reason=row.override_reason,
         )
 
     @staticmethod
     def _booking_query() -> Any:
         return select(BookingRow).options(selectinload(BookingRow.holds), selectinload(BookingRow.organizer))
 
-    async def _check(self, session: AsyncSession, actor: Account, organizer_id: int, booths: tuple[Booth, ...],
-                     start: datetime, end: datetime, override_reason: str | None, now: datetime,
-                     replaces: int | None) -> None:
+    async def _check(
+        self,
+        session: AsyncSession,
+        actor: Account,
+        organizer_id: int,
+        booths: tuple[Booth, ...],
+        start: datetime,
+        end: datetime,
+        override_reason: str | None,
+        now: datetime,
+        replaces: int | None,
+    ) -> None:
         if override_reason is not None and not policy.can_override(actor, booths):
-            raise Forbidden("only staff of a booked venue or an admin may override booking rules",
-                            field="override_reason")
+            raise Forbidden(
+                "only staff of a booked venue or an admin may override booking rules", field="override_reason"
+            )
         if not self.db.is_sqlite:
             # One organizer's bookings are checked one at a time, so the weekly quota holds under
             # concurrency. On SQLite every writer is serialized already.
-            await session.execute(select(AccountRow.id).where(AccountRow.id == organizer_id).with_for_update())
+            await session.execute(
+                select(AccountRow.id).where(AccountRow.id == organizer_id).with_for_update()
+            )
         request = BookingRequest(booths, start, end, organizer_id, replaces_booking_id=replaces)
         busy = await self._busy(session, [b.id for b in booths], TimeRange(start, end))
         mine = await self._organizer_ranges(session, organizer_id, start, replaces)
         rules.check_booking(request, busy, mine, now, override=override_reason is not None)
 
-    async def _flush_holds(self, session: AsyncSession, booths: tuple[Booth, ...],
-                           start: datetime, end: datetime) -> None:
+    async def _flush_holds(
+        self, session: AsyncSession, booths: tuple[Booth, ...], start: datetime, end: datetime
+    ) -> None:
         """Flush, turning the database's refusal of an overlap into the same 409 as the check."""
         try:
             await session.flush()
         except IntegrityError as exc:
             if "booth_holds_no_overlap" not in str(exc.orig) and "booth_holds_no_overlap" not in str(exc):
                 raise
-            raise BookingConflict([
-                Conflict(b.id, b.name, _z(start), _z(end), None) for b in booths
-            ]) from None
+            raise BookingConflict(
+                [Conflict(b.id, b.name, _z(start), _z(end), None) for b in booths]
+            ) from None
 
-    async def create_booking(self, spec: NewBooking, actor: Account, now: datetime) -> tuple[BookingView, bool]:
+    async def create_booking(
+        self, spec: NewBooking, actor: Account, now: datetime
+    ) -> tuple[BookingView, bool]:
         """Book every booth of ``spec`` or none. Returns the booking and whether it is new."""
         fingerprint = spec.fingerprint()
         if spec.idempotency_key is not None:
@@ -346,15 +435,24 @@ class Store:
         booths = self._pick(catalog, spec.booth_ids)
         try:
             async with self.db.write() as session:
-                await self._check(session, actor, actor.id, booths, spec.start, spec.end,
-                                  spec.override_reason, now, None)
+                await self._check(
+                    session, actor, actor.id, booths, spec.start, spec.end, spec.override_reason, now, None
+                )
                 row = BookingRow(
-                    uid=f"{uuid.uuid4()}@sebastian", title=spec.title, organizer_id=actor.id,
-                    status=BookingStatus.CONFIRMED.value, start_at=spec.start, end_at=spec.end, sequence=0,
-                    guests=list(spec.guests), idempotency_key=spec.idempotency_key, request_hash=fingerprint,
+                    uid=f"{uuid.uuid4()}@sebastian",
+                    title=spec.title,
+                    organizer_id=actor.id,
+                    status=BookingStatus.CONFIRMED.value,
+                    start_at=spec.start,
+                    end_at=spec.end,
+                    sequence=0,
+                    guests=list(spec.guests),
+                    idempotency_key=spec.idempotency_key,
+                    request_hash=fingerprint,
                     override_reason=spec.override_reason,
                     overridden_by=actor.id if spec.override_reason else None,
-                    created_at=now, updated_at=now,
+                    created_at=now,
+                    updated_at=now,
                     holds=[_hold(b, i, spec.start, spec.end) for i, b in enumerate(booths)],
                 )
                 session.add(row)
@@ -373,13 +471,18 @@ class Store:
     async def _replay(self, actor: Account, key: str, fingerprint: str) -> BookingView | None:
         async with self.db.read() as session:
             row = await session.scalar(
-                self._booking_query().where(BookingRow.organizer_id == actor.id, BookingRow.idempotency_key == key)
+                self._booking_query().where(
+                    BookingRow.organizer_id == actor.id, BookingRow.idempotency_key == key
+                )
             )
             if row is None:
                 return None
             if row.request_hash != fingerprint:
-                raise InvalidInput("this idempotency key was already used for a different booking request",
-                                   field="idempotency_key", code="idempotency_key_reused")
+                raise InvalidInput(
+                    "this idempotency key was already used for a different booking request",
+                    field="idempotency_key",
+                    code="idempotency_key_reused",
+                )
         return self._view(row, await self.catalog())
 
     async def booking(self, booking_id: int, actor: Account | None = None) -> BookingView:
@@ -393,15 +496,17 @@ class Store:
             raise NotFound(f"there is no booking with id {booking_id}", field="id")
         return view
 
-    async def bookings_for(self, actor: Account, *, start: datetime | None = None, end: datetime | None = None,
-                           limit: int = 500) -> list[BookingView]:
+    async def bookings_for(
+        self, actor: Account, *, start: datetime | None = None, end: datetime | None = None, limit: int = 500
+    ) -> list[BookingView]:
         """The organizer's own bookings; staff: their venue's; admins: all."""
         query = self._booking_query().order_by(BookingRow.start_at, BookingRow.id).limit(limit)
         if actor.role is Role.ENTREPRENEUR:
             query = query.where(BookingRow.organizer_id == actor.id)
         elif actor.role is Role.STAFF:
             held_here = (
-                select(BoothHoldRow.booking_id).join(BoothRow, BoothRow.id == BoothHoldRow.booth_id)
+                select(BoothHoldRow.booking_id)
+                .join(BoothRow, BoothRow.id == BoothHoldRow.booth_id)
                 .where(BoothRow.venue_id == actor.venue_id)
             )
             query = query.where((BookingRow.id.in_(held_here)) | (BookingRow.organizer_id == actor.id))
@@ -413,11 +518,17 @@ class Store:
         async with self.db.read() as session:
             return [self._view(row, catalog) for row in await session.scalars(query)]
 
-    async def bookings_of_booths(self, booth_ids: Sequence[int], start: datetime, end: datetime) -> list[BookingView]:
+    async def bookings_of_booths(
+        self, booth_ids: Sequence[int], start: datetime, end: datetime
+    ) -> list[BookingView]:
         """Bookings (any status) holding any of these booths that overlap ``[start, end)``."""
         query = (
             self._booking_query()
-            .where(BookingRow.id.in_(select(BoothHoldRow.booking_id).where(BoothHoldRow.booth_id.in_(list(booth_ids)))))
+            .where(
+                BookingRow.id.in_(
+                    select(BoothHoldRow.booking_id).where(BoothHoldRow.booth_id.in_(list(booth_ids)))
+                )
+            )
             .where(BookingRow.end_at > start, BookingRow.start_at < end)
             .order_by(BookingRow.start_at, BookingRow.id)
         )
@@ -425,32 +536,42 @@ class Store:
         async with self.db.read() as session:
             return [self._view(row, catalog) for row in await session.scalars(query)]
 
-    async def _locked_booking(self, session: AsyncSession, booking_id: int, actor: Account,
-                              catalog: dict[int, Booth]) -> BookingRow:
+    async def _locked_booking(
+        self, session: AsyncSession, booking_id: int, actor: Account, catalog: dict[int, Booth]
+    ) -> BookingRow:
         row = await session.scalar(self._booking_query().where(BookingRow.id == booking_id).with_for_update())
         if row is None or not policy.can_view(actor, self._view(row, catalog)):
             raise NotFound(f"there is no booking with id {booking_id}", field="id")
         return row
 
-    async def change_booking(self, booking_id: int, change: BookingChange, actor: Account,
-                             now: datetime) -> BookingView:
+    async def change_booking(
+        self, booking_id: int, change: BookingChange, actor: Account, now: datetime
+    ) -> BookingView:
         """Reschedule or edit a confirmed booking; the same booking, its sequence + 1."""
         catalog = await self.catalog()
         async with self.db.write() as session:
             row = await self._locked_booking(session, booking_id, actor, catalog)
             if row.status != BookingStatus.CONFIRMED.value:
-                raise BookingStateError("a cancelled booking cannot be changed; book a new session",
-                                        code="booking_cancelled")
+                raise BookingStateError(
+                    "a cancelled booking cannot be changed; book a new session", code="booking_cancelled"
+                )
             if row.end_at <= now:
-                raise BookingStateError("this session is over and can no longer be changed", code="booking_ended")
+                raise BookingStateError(
+                    "this session is over and can no longer be changed", code="booking_ended"
+                )
             start = change.start or row.start_at
             end = change.end or (start + (row.end_at - row.start_at))
             booth_ids = change.booth_ids or tuple(h.booth_id for h in row.holds)
             booths = self._pick(catalog, booth_ids)
-            moved = (start, end, booth_ids) != (row.start_at, row.end_at, tuple(h.booth_id for h in row.holds))
+            moved = (start, end, booth_ids) != (
+                row.start_at,
+                row.end_at,
+                tuple(h.booth_id for h in row.holds),
+            )
             if moved or change.override_reason is not None:
-                await self._check(session, actor, row.organizer_id, booths, start, end,
-                                  change.override_reason, now, row.id)
+                await self._check(
+                    session, actor, row.organizer_id, booths, start, end, change.override_reason, now, row.id
+                )
             if moved:
                 row.start_at, row.end_at = start, end
                 row.holds = [_hold(b, i, start, end) for i, b in enumerate(booths)]
@@ -472,8 +593,9 @@ class Store:
             row = await self._locked_booking(session, booking_id, actor, catalog)
             if row.status == BookingStatus.CONFIRMED.value:
                 if row.end_at <= now:
-                    raise BookingStateError("this session is over and can no longer be cancelled",
-                                            code="booking_ended")
+                    raise BookingStateError(
+                        "this session is over and can no longer be cancelled", code="booking_ended"
+                    )
                 row.status = BookingStatus.CANCELLED.value
                 for hold in row.holds:
                     hold.active = False
@@ -483,8 +605,13 @@ class Store:
 
 
 def _hold(booth: Booth, position: int, start: datetime, end: datetime) -> BoothHoldRow:
-    return BoothHoldRow(booth_id=booth.id, position=position, start_at=start,
-                        blocked_until=end + booth.venue.rules.buffer, active=True)
+    return BoothHoldRow(
+        booth_id=booth.id,
+        position=position,
+        start_at=start,
+        blocked_until=end + booth.venue.rules.buffer,
+        active=True,
+    )
 
 
 def _z(instant: datetime) -> str:

@@ -66,7 +66,10 @@ def open_ranges(venue: Venue, first_day: date, days: int) -> list[TimeRange]:
     spans = []
     for n in range(days):
         day = first_day + timedelta(days=n)
-        spans += [local_span_to_utc(day, o, c, venue.timezone) for o, c in venue.opening_hours.for_weekday(day.weekday())]
+        spans += [
+            local_span_to_utc(day, o, c, venue.timezone)
+            for o, c in venue.opening_hours.for_weekday(day.weekday())
+        ]
     spans = [s for s in spans if s.start < s.end]
     if not spans:
         return []
@@ -78,8 +81,9 @@ def _clipped(start: datetime, end: datetime, window: TimeRange) -> timedelta:
     return max(timedelta(0), min(end, window.end) - max(start, window.start))
 
 
-def weekly_utilization(venue: Venue, booths: Sequence[Booth], mondays: Sequence[date],
-                       holds: Sequence[Busy]) -> list[VenueWeek]:
+def weekly_utilization(
+    venue: Venue, booths: Sequence[Booth], mondays: Sequence[date], holds: Sequence[Busy]
+) -> list[VenueWeek]:
     """One :class:`VenueWeek` per local Monday in ``mondays``, one entry per booth of ``booths``.
 
     ``holds`` are the booths' confirmed bookings (unbuffered ranges).
@@ -89,15 +93,17 @@ def weekly_utilization(venue: Venue, booths: Sequence[Booth], mondays: Sequence[
         if monday.weekday() != 0:
             raise ValueError(f"{monday} is not a Monday")
         window = local_span_to_utc(monday, time(0), time(0), venue.timezone)
-        window = TimeRange(window.start, local_span_to_utc(monday + timedelta(days=6), time(0), time(0),
-                                                           venue.timezone).end)
+        window = TimeRange(
+            window.start, local_span_to_utc(monday + timedelta(days=6), time(0), time(0), venue.timezone).end
+        )
         open_time = sum((r.duration for r in open_ranges(venue, monday, 7)), timedelta(0))
         entries = tuple(
             BoothWeek(
                 booth_id=booth.id,
                 booth_name=booth.name,
-                booked=sum((_clipped(h.start, h.end, window) for h in holds if h.booth_id == booth.id),
-                           timedelta(0)),
+                booked=sum(
+                    (_clipped(h.start, h.end, window) for h in holds if h.booth_id == booth.id), timedelta(0)
+                ),
                 open=open_time,
             )
             for booth in booths

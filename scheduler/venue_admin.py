@@ -40,8 +40,14 @@ class VenueAdmin:
         self.store = store
         self.db = store.db
 
-    async def update_venue(self, venue_id: int, *, opening_hours: OpeningHours | None = None,
-                           name: str | None = None, address: str | None = None) -> None:
+    async def update_venue(
+        self,
+        venue_id: int,
+        *,
+        opening_hours: OpeningHours | None = None,
+        name: str | None = None,
+        address: str | None = None,
+    ) -> None:
         """Replace the fields that are given; raises NotFound for an unknown venue."""
         try:
             async with self.db.write() as session:
@@ -56,18 +62,24 @@ class VenueAdmin:
                     row.address = address
                 await session.flush()
         except IntegrityError:
-            raise InvalidInput(f"another venue is already called {name!r}", field="name", code="name_taken") from None
+            raise InvalidInput(
+                f"another venue is already called {name!r}", field="name", code="name_taken"
+            ) from None
         finally:
             self.store.catalog_changed()
 
     async def blackouts(self, venue_id: int) -> list[BlackoutRecord]:
         async with self.db.read() as session:
             rows = await session.scalars(
-                select(BlackoutRow).where(BlackoutRow.venue_id == venue_id).order_by(BlackoutRow.start_at, BlackoutRow.id)
+                select(BlackoutRow)
+                .where(BlackoutRow.venue_id == venue_id)
+                .order_by(BlackoutRow.start_at, BlackoutRow.id)
             )
             return [_record(row) for row in rows]
 
-    async def add_blackout(self, venue_id: int, start: datetime, end: datetime, reason: str) -> BlackoutRecord:
+    async def add_blackout(
+        self, venue_id: int, start: datetime, end: datetime, reason: str
+    ) -> BlackoutRecord:
         async with self.db.write() as session:
             if await session.get(VenueRow, venue_id) is None:
                 raise NotFound(f"there is no venue with id {venue_id}", field="id")
@@ -104,7 +116,8 @@ class VenueAdmin:
         """Ids of the confirmed bookings holding a booth of the venue during ``[start, end)``."""
         async with self.db.read() as session:
             rows = await session.scalars(
-                select(BookingRow.id).distinct()
+                select(BookingRow.id)
+                .distinct()
                 .join(BoothHoldRow, BoothHoldRow.booking_id == BookingRow.id)
                 .join(BoothRow, BoothRow.id == BoothHoldRow.booth_id)
                 .where(BoothRow.venue_id == venue_id, BookingRow.status == BookingStatus.CONFIRMED.value)

@@ -20,7 +20,9 @@ from booth_server.clock import Clock
 from booth_server.config import Config
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-POSTGRES_ADMIN_URL = os.environ.get("SEBASTIAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SEBASTIAN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("SEBASTIAN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 DEMO_PASSWORD = "sister-cities-demo"
 ADA = "ada@demo.sebastian.example"
@@ -106,7 +108,9 @@ async def client(make_client: AppFactory, sqlite_url: str) -> TestClient[Any, An
     return await make_client(sqlite_url)
 
 
-async def token_for(client: TestClient[Any, Any], email: str = ADA, password: str = DEMO_PASSWORD) -> dict[str, str]:
+async def token_for(
+    client: TestClient[Any, Any], email: str = ADA, password: str = DEMO_PASSWORD
+) -> dict[str, str]:
     response = await client.post("/api/v1/tokens", json={"email": email, "password": password})
     assert response.status == 201, await response.text()
     return {"Authorization": f"Bearer {(await response.json())['token']}"}

@@ -88,7 +88,9 @@ async def browser() -> AsyncIterator[Any]:
             if not _live_chromium(seen):
                 break
             await asyncio.sleep(0.1)
-        assert not _live_chromium(seen), f"Chromium processes still alive after the run: {_live_chromium(seen)}"
+        assert not _live_chromium(seen), (
+            f"Chromium processes still alive after the run: {_live_chromium(seen)}"
+        )
 
 
 PageFactory = Callable[..., Any]
@@ -104,10 +106,20 @@ async def new_page(browser: Any) -> AsyncIterator[PageFactory]:
     """
     contexts: list[Any] = []
 
-    async def make(*, locale: str = "en-US", timezone_id: str = "America/New_York",
-                   viewport: dict[str, int] | None = None, **options: Any) -> Any:
-        context = await browser.new_context(locale=locale, timezone_id=timezone_id, viewport=viewport or WIDE,
-                                            accept_downloads=True, **options)
+    async def make(
+        *,
+        locale: str = "en-US",
+        timezone_id: str = "America/New_York",
+        viewport: dict[str, int] | None = None,
+        **options: Any,
+    ) -> Any:
+        context = await browser.new_context(
+            locale=locale,
+            timezone_id=timezone_id,
+            viewport=viewport or WIDE,
+            accept_downloads=True,
+            **options,
+        )
         contexts.append(context)
         page = await context.new_page()
         problems: list[str] = []

@@ -59,7 +59,11 @@ async def test_register_book_in_an_8_hour_week_and_download_the_ics(client: Any,
     await screenshot(page, "booking-week")
 
     slot = page.locator(f'.slot[data-start="{PITCH_START}"]')
-    assert [t.strip() for t in await slot.locator(".slot-time").all_inner_texts()] == ["17:00", "09:00", "12:00"]
+    assert [t.strip() for t in await slot.locator(".slot-time").all_inner_texts()] == [
+        "17:00",
+        "09:00",
+        "12:00",
+    ]
     label = await slot.get_attribute("aria-label") or ""
     assert "17:00 in Paris" in label and "09:00 in San Francisco" in label and "12:00 your time" in label
 
@@ -99,7 +103,9 @@ async def test_register_book_in_an_8_hour_week_and_download_the_ics(client: Any,
     await page.wait_for_function("document.querySelector('#gap-banner').textContent.includes('Sunday')")
     assert "8 hours, then 9 hours from Sunday, March 28" in await banner.inner_text()
     await page.click("#week-next")
-    await page.wait_for_function("document.querySelector('#gap-banner').textContent.includes('are 9 hours apart')")
+    await page.wait_for_function(
+        "document.querySelector('#gap-banner').textContent.includes('are 9 hours apart')"
+    )
     assert "banner-calm" in (await banner.get_attribute("class") or "")
     assert page.problems == []
 
@@ -151,10 +157,22 @@ async def test_api_errors_show_next_to_what_they_are_about(client: Any, new_page
     # Someone else takes the slot while the dialog is open: the conflict shows on the slot summary.
     await page.click(f'.slot[data-start="{PITCH_START}"]')
     await page.fill("#book-title-input", "Too late")
-    headers = {"Authorization": "Bearer " + (await (await client.post("/api/v1/tokens", json={
-        "email": "admin@demo.sebastian.example", "password": "sister-cities-demo"})).json())["token"]}
-    taken = await client.post("/api/v1/bookings", headers=headers, json={
-        "booths": [1, 3], "start": PITCH_START, "duration_minutes": 60, "title": "First"})
+    headers = {
+        "Authorization": "Bearer "
+        + (
+            await (
+                await client.post(
+                    "/api/v1/tokens",
+                    json={"email": "admin@demo.sebastian.example", "password": "sister-cities-demo"},
+                )
+            ).json()
+        )["token"]
+    }
+    taken = await client.post(
+        "/api/v1/bookings",
+        headers=headers,
+        json={"booths": [1, 3], "start": PITCH_START, "duration_minutes": 60, "title": "First"},
+    )
     assert taken.status == 201
     await page.click("#book-form [type=submit]")
     note = page.locator("#book-summary .field-error")

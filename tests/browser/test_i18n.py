@@ -80,6 +80,10 @@ async def test_every_english_text_has_a_french_one(client: Any, new_page: Any) -
 
 
 async def test_the_server_negotiates_the_first_language(client: Any) -> None:
-    for header, expected in (("fr-CA,fr;q=0.9,en;q=0.8", "fr"), ("de-DE,en;q=0.5,fr;q=0.4", "en"), ("", "en")):
+    for header, expected in (
+        ("fr-CA,fr;q=0.9,en;q=0.8", "fr"),
+        ("de-DE,en;q=0.5,fr;q=0.4", "en"),
+        ("", "en"),
+    ):
         response = await client.get("/", headers={"Accept-Language": header})
         assert f'<html lang="{expected}"' in await response.text(), header

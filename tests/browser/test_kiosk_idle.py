@@ -16,11 +16,20 @@ pytestmark = pytest.mark.browser
 
 async def test_pair_then_idle_screen_on_server_time(client: Any, new_page: Any) -> None:
     ada = await token_for(client, ADA)
-    booked = await client.post("/api/v1/bookings", headers=ada, json={
-        "booths": [CANTINE_A, SF_A], "start": "2027-03-01T16:00:00Z", "duration_minutes": 60,
-        "title": "Seed round"})
+    booked = await client.post(
+        "/api/v1/bookings",
+        headers=ada,
+        json={
+            "booths": [CANTINE_A, SF_A],
+            "start": "2027-03-01T16:00:00Z",
+            "duration_minutes": 60,
+            "title": "Seed round",
+        },
+    )
     assert booked.status == 201, await booked.text()
-    issued = await client.post(f"/api/v1/booths/{CANTINE_A}/device-key", headers=await token_for(client, ADMIN))
+    issued = await client.post(
+        f"/api/v1/booths/{CANTINE_A}/device-key", headers=await token_for(client, ADMIN)
+    )
     key = (await issued.json())["device_key"]
 
     # The kiosk's own zone is San Francisco's, its machine clock says 2026: neither matters.

@@ -22,7 +22,9 @@ async def _booth_socket(client: Any, device_key: str) -> aiohttp.ClientWebSocket
 
     Not a browser, so no Origin: the key goes in the upgrade's Authorization header too."""
     ws = await client.ws_connect("/api/v1/signalling", headers={"Authorization": f"Device {device_key}"})
-    await ws.send_str(json.dumps({"type": "hello", "version": 1, "device_key": device_key, "client": "test/1"}))
+    await ws.send_str(
+        json.dumps({"type": "hello", "version": 1, "device_key": device_key, "client": "test/1"})
+    )
     welcome = json.loads((await ws.receive(timeout=5)).data)
     assert welcome["type"] == "welcome" and welcome["booth_id"] == CANTINE_A, welcome
     return ws
@@ -75,7 +77,9 @@ async def test_issue_rotate_revoke_keys_and_see_booths_online(client: Any, new_p
     finally:
         await ws.close()
     await row.locator(".status.offline").wait_for(timeout=10_000)
-    ws = await client.ws_connect("/api/v1/signalling", headers={"Origin": str(client.make_url("/")).rstrip("/")})
+    ws = await client.ws_connect(
+        "/api/v1/signalling", headers={"Origin": str(client.make_url("/")).rstrip("/")}
+    )
     await ws.send_str(json.dumps({"type": "hello", "version": 1, "device_key": second}))
     assert await _closed_by_server(ws) == 4001
 
@@ -84,8 +88,10 @@ async def test_issue_rotate_revoke_keys_and_see_booths_online(client: Any, new_p
     await page.click("#booth-form [type=submit]")
     new_row = page.locator("#booth-rows tr", has_text="Cantine C")
     await new_row.locator(".status.offline").wait_for()
-    assert any(b["name"] == "Cantine C" and b["venue_id"] == PARIS
-               for b in (await (await client.get("/api/v1/booths")).json())["booths"])
+    assert any(
+        b["name"] == "Cantine C" and b["venue_id"] == PARIS
+        for b in (await (await client.get("/api/v1/booths")).json())["booths"]
+    )
     assert page.problems == []
 
 

@@ -56,8 +56,10 @@ SESSION_MINUTES = 15
 def pytest_report_header(config: pytest.Config) -> str | None:
     if IN_NETNS:
         return "media tests: inside a loopback-only network namespace"
-    return ("media tests: not collected outside their namespace; "
-            "run `python -m pytest tests/server/test_media_namespace.py` (docs/media-testing.md)")
+    return (
+        "media tests: not collected outside their namespace; "
+        "run `python -m pytest tests/server/test_media_namespace.py` (docs/media-testing.md)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -133,8 +135,12 @@ async def session(tmp_path: Path) -> AsyncIterator[Session]:
         response = await client.post(
             "/api/v1/bookings",
             headers=await token_for(client),
-            json={"booths": [CANTINE_A, SF_A], "start": SESSION_START.isoformat().replace("+00:00", "Z"),
-                  "duration_minutes": SESSION_MINUTES, "title": "Paris meets San Francisco"},
+            json={
+                "booths": [CANTINE_A, SF_A],
+                "start": SESSION_START.isoformat().replace("+00:00", "Z"),
+                "duration_minutes": SESSION_MINUTES,
+                "title": "Paris meets San Francisco",
+            },
         )
         assert response.status == 201, await response.text()
         booking_id = (await response.json())["id"]
@@ -221,7 +227,9 @@ async def browser() -> AsyncIterator[Any]:
     marker = f"SEBASTIAN_MEDIA_BROWSER={secrets.token_hex(8)}"
     name, value = marker.split("=")
     playwright = await async_playwright().start()
-    browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags, env={**os.environ, name: value})
+    browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=flags, env={**os.environ, name: value}
+    )
     seen = browser_processes(marker)
     assert seen, "Chromium started but none of its processes was found"
     try:

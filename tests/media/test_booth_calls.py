@@ -51,7 +51,8 @@ async def test_call_survives_a_dropped_socket(session: Session, kiosks: Kiosks) 
     # The kiosk's network blips: its socket drops, the media path does not.
     await paris.evaluate("booth._ws.close()")
     await sf.wait_for_function(
-        "window.mediaTest.events.some(e => e.type === 'peer-status' && e.detail.state === 'back')", timeout=15000
+        "window.mediaTest.events.some(e => e.type === 'peer-status' && e.detail.state === 'back')",
+        timeout=15000,
     )
     await paris.wait_for_function("window.mediaTest.state === 'in-call'", timeout=15000)
     before = [await page.evaluate("window.mediaTest.frames") for page in (paris, sf)]
@@ -87,7 +88,9 @@ async def test_aiortc_agent_and_chromium_booth_exchange_video(
         await asyncio.wait_for(running, 10)
 
 
-async def test_agent_command_line_echoes_a_chromium_booth(session: Session, kiosks: Kiosks, tmp_path: Any) -> None:
+async def test_agent_command_line_echoes_a_chromium_booth(
+    session: Session, kiosks: Kiosks, tmp_path: Any
+) -> None:
     """``booth-agent --echo`` as the SF booth (key from a file); the Paris page sees its own camera."""
     key_file = tmp_path / "sf.key"
     key_file.write_text(session.sf_key + "\n")
@@ -98,9 +101,18 @@ async def test_agent_command_line_echoes_a_chromium_booth(session: Session, kios
         "from webrtc.agent import main; sys.exit(main(sys.argv[1:]))"
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", launcher, "--server", session.origin, "--device-key-file", str(key_file),
-        "--echo", "--log-level", "INFO",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-c",
+        launcher,
+        "--server",
+        session.origin,
+        "--device-key-file",
+        str(key_file),
+        "--echo",
+        "--log-level",
+        "INFO",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "BOOTH_DEVICE_KEY": ""},
     )
     output = b""
@@ -120,7 +132,8 @@ async def test_agent_command_line_echoes_a_chromium_booth(session: Session, kios
         assert "connection connected" in text
         assert session.sf_key not in text
         await paris.wait_for_function(
-            "window.mediaTest.events.some(e => e.type === 'peer-status' && e.detail.state === 'left')", timeout=10000
+            "window.mediaTest.events.some(e => e.type === 'peer-status' && e.detail.state === 'left')",
+            timeout=10000,
         )
         assert paris.page_errors == []
     finally:

@@ -100,14 +100,23 @@ class Booked:
 
 @pytest.fixture
 async def booked(tmp_path: Path) -> AsyncIterator[Booked]:
-    env = Booked(f"sqlite:///{tmp_path / 'kiosk.db'}", Clock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC)), _free_port())
+    env = Booked(
+        f"sqlite:///{tmp_path / 'kiosk.db'}", Clock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC)), _free_port()
+    )
     await env.start()
     try:
         client = env.client
         assert client is not None
-        response = await client.post("/api/v1/bookings", headers=await token_for(client, ADA), json={
-            "booths": [CANTINE_A, SF_A], "start": "2027-03-16T16:00:00Z", "duration_minutes": 15,
-            "title": "Paris meets San Francisco"})
+        response = await client.post(
+            "/api/v1/bookings",
+            headers=await token_for(client, ADA),
+            json={
+                "booths": [CANTINE_A, SF_A],
+                "start": "2027-03-16T16:00:00Z",
+                "duration_minutes": 15,
+                "title": "Paris meets San Francisco",
+            },
+        )
         assert response.status == 201, await response.text()
         env.booking_id = (await response.json())["id"]
         admin = await token_for(client, ADMIN)
@@ -124,7 +133,9 @@ async def kiosk_pages(browser: Any) -> AsyncIterator[Any]:
     """``await kiosk_pages(env, booth, locale=..., viewport=...)``: a kiosk page paired through its form."""
     contexts: list[Any] = []
 
-    async def open_kiosk(env: Booked, booth: int, *, locale: str = "en-US", viewport: dict[str, int] = WIDE) -> Any:
+    async def open_kiosk(
+        env: Booked, booth: int, *, locale: str = "en-US", viewport: dict[str, int] = WIDE
+    ) -> Any:
         context = await browser.new_context(locale=locale, viewport=viewport)
         contexts.append(context)
         page = await context.new_page()
@@ -149,17 +160,22 @@ async def _frames(page: Any, at_least: int, within: float = 30) -> int:
 
 
 async def _in_call(page: Any, within: float = 30) -> None:
-    await page.wait_for_selector("body[data-screen=call][data-conn-state=in-call]", state="attached",
-                                 timeout=within * 1000)
+    await page.wait_for_selector(
+        "body[data-screen=call][data-conn-state=in-call]", state="attached", timeout=within * 1000
+    )
 
 
-async def test_kiosks_join_at_the_start_see_each_other_get_the_warnings_and_end(booked: Booked, kiosk_pages: Any) -> None:
+async def test_kiosks_join_at_the_start_see_each_other_get_the_warnings_and_end(
+    booked: Booked, kiosk_pages: Any
+) -> None:
     # The room opens 5 minutes before the start: a few seconds from now. Until then, each kiosk
     # shows its idle screen with the session in its own time and the partner city's.
     booked.set_clock(START - timedelta(minutes=5, seconds=8))
     pages = []
-    for booth, locale, local, partner in ((CANTINE_A, "fr-FR", "17:00–17:15", "09:00 à San Francisco"),
-                                          (SF_A, "en-US", "09:00–09:15", "17:00 in Paris")):
+    for booth, locale, local, partner in (
+        (CANTINE_A, "fr-FR", "17:00–17:15", "09:00 à San Francisco"),
+        (SF_A, "en-US", "09:00–09:15", "17:00 in Paris"),
+    ):
         page = await kiosk_pages(booked, booth, locale=locale)
         await page.wait_for_selector("body[data-screen=idle][data-conn-state=idle]", state="attached")
         session = page.locator(".k-session", has_text=local)
@@ -210,7 +226,9 @@ async def test_kiosks_join_at_the_start_see_each_other_get_the_warnings_and_end(
         await page.wait_for_selector("#notice[data-kind=ended]:not([hidden])", timeout=10_000)
     assert await sf.inner_text("#notice") == "The session has ended. Thank you!"
     for page in (paris, sf):
-        await page.wait_for_selector("body[data-screen=idle][data-conn-state=idle]", state="attached", timeout=15_000)
+        await page.wait_for_selector(
+            "body[data-screen=idle][data-conn-state=idle]", state="attached", timeout=15_000
+        )
         assert await page.evaluate("document.getElementById('remote-video').srcObject") is None
         assert await page.locator(".k-session").count() == 0
         assert page.problems == []
@@ -263,8 +281,12 @@ async def test_kiosks_come_back_after_a_server_restart(booked: Booked, kiosk_pag
     # San Francisco recovers by itself: reconnect after retry_after (+ jitter), resume refused
     # (the new server never saw that room), join afresh: a new call, so a new remote stream.
     await _in_call(paris, within=25)
-    await until(sf, "window.kioskStates.includes('reconnecting') && window.kioskStreams >= 2"
-                    " && window.kioskStates[window.kioskStates.length - 1] === 'in-call'", 25)
+    await until(
+        sf,
+        "window.kioskStates.includes('reconnecting') && window.kioskStreams >= 2"
+        " && window.kioskStates[window.kioskStates.length - 1] === 'in-call'",
+        25,
+    )
     sf_before = int(await sf.evaluate("window.kioskFrames"))
     assert await _frames(paris, FRAMES) >= FRAMES
     assert await _frames(sf, sf_before + FRAMES) >= sf_before + FRAMES

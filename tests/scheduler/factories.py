@@ -17,18 +17,38 @@ def weekdays(opens: time, closes: time) -> OpeningHours:
     return OpeningHours({day: ((opens, closes),) for day in range(5)})
 
 
-def paris_venue(*, rules: Rules | None = None, blackouts: Sequence[Blackout] = (),
-                hours: OpeningHours | None = None) -> Venue:
-    return Venue(id=1, name="La Cantine", city="Paris", timezone=PARIS_TZ, country="FR", subdivision=None,
-                 opening_hours=hours or weekdays(time(9), time(19)), blackouts=tuple(blackouts),
-                 rules=rules or Rules(), address="Paris")
+def paris_venue(
+    *, rules: Rules | None = None, blackouts: Sequence[Blackout] = (), hours: OpeningHours | None = None
+) -> Venue:
+    return Venue(
+        id=1,
+        name="La Cantine",
+        city="Paris",
+        timezone=PARIS_TZ,
+        country="FR",
+        subdivision=None,
+        opening_hours=hours or weekdays(time(9), time(19)),
+        blackouts=tuple(blackouts),
+        rules=rules or Rules(),
+        address="Paris",
+    )
 
 
-def sf_venue(*, rules: Rules | None = None, blackouts: Sequence[Blackout] = (),
-             hours: OpeningHours | None = None) -> Venue:
-    return Venue(id=2, name="Mission Co-working", city="San Francisco", timezone=SF_TZ, country="US",
-                 subdivision="CA", opening_hours=hours or weekdays(time(8), time(18)),
-                 blackouts=tuple(blackouts), rules=rules or Rules(), address="San Francisco")
+def sf_venue(
+    *, rules: Rules | None = None, blackouts: Sequence[Blackout] = (), hours: OpeningHours | None = None
+) -> Venue:
+    return Venue(
+        id=2,
+        name="Mission Co-working",
+        city="San Francisco",
+        timezone=SF_TZ,
+        country="US",
+        subdivision="CA",
+        opening_hours=hours or weekdays(time(8), time(18)),
+        blackouts=tuple(blackouts),
+        rules=rules or Rules(),
+        address="San Francisco",
+    )
 
 
 PARIS = paris_venue()
@@ -50,10 +70,21 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def request(start: datetime, minutes: int = 60, booths: Sequence[Booth] = PAIR, *, organizer: int = 1,
-            replaces: int | None = None) -> BookingRequest:
-    return BookingRequest(booths=tuple(booths), start=start, end=start + timedelta(minutes=minutes),
-                          organizer_id=organizer, replaces_booking_id=replaces)
+def request(
+    start: datetime,
+    minutes: int = 60,
+    booths: Sequence[Booth] = PAIR,
+    *,
+    organizer: int = 1,
+    replaces: int | None = None,
+) -> BookingRequest:
+    return BookingRequest(
+        booths=tuple(booths),
+        start=start,
+        end=start + timedelta(minutes=minutes),
+        organizer_id=organizer,
+        replaces_booking_id=replaces,
+    )
 
 
 def busy(booth: Booth, start: datetime, end: datetime, booking_id: int = 99) -> Busy:
@@ -67,4 +98,7 @@ def hours_ago(instant: datetime, hours: float) -> datetime:
 def week_of(instant: datetime, minutes: Sequence[int]) -> list[TimeRange]:
     """Organizer bookings of the given lengths on the same UTC day as ``instant``, early morning."""
     day = instant.replace(hour=0, minute=0)
-    return [TimeRange(day + timedelta(hours=i), day + timedelta(hours=i, minutes=m)) for i, m in enumerate(minutes)]
+    return [
+        TimeRange(day + timedelta(hours=i), day + timedelta(hours=i, minutes=m))
+        for i, m in enumerate(minutes)
+    ]

@@ -30,11 +30,20 @@ from tests.scheduler.factories import (
 HOUR = timedelta(hours=1)
 
 
-def starts(day_from: date, day_to: date | None = None, *, minutes: int = 60, held: list[Busy] | None = None,
-           now: datetime | None = None, booths: tuple = PAIR, days_tz: str | None = None) -> list[datetime]:
+def starts(
+    day_from: date,
+    day_to: date | None = None,
+    *,
+    minutes: int = 60,
+    held: list[Busy] | None = None,
+    now: datetime | None = None,
+    booths: tuple = PAIR,
+    days_tz: str | None = None,
+) -> list[datetime]:
     now = now or utc(day_from.year, day_from.month, day_from.day) - timedelta(days=10)
-    slots = available_slots(booths, day_from, day_to or day_from, timedelta(minutes=minutes), held or [], now,
-                            days_tz=days_tz)
+    slots = available_slots(
+        booths, day_from, day_to or day_from, timedelta(minutes=minutes), held or [], now, days_tz=days_tz
+    )
     assert all(s.end - s.start == timedelta(minutes=minutes) for s in slots)
     return [s.start for s in slots]
 
@@ -71,7 +80,11 @@ def test_common_window_across_dst(day: date, first_utc_hour: int) -> None:
     assert paris_offset is not None and sf_offset is not None
     gap = (paris_offset - sf_offset) / HOUR
     first = utc(day.year, day.month, day.day, first_utc_hour)
-    last = utc(day.year, day.month, day.day, 17) if paris_offset == HOUR else utc(day.year, day.month, day.day, 16)
+    last = (
+        utc(day.year, day.month, day.day, 17)
+        if paris_offset == HOUR
+        else utc(day.year, day.month, day.day, 16)
+    )
     assert starts(day) == every(first, last)
     assert len(starts(day)) == (9 if gap == 8 else 5)
     first_paris = to_local(first, PARIS_TZ)
@@ -117,7 +130,10 @@ def test_blackout_blocks_starts() -> None:
         (utc(2027, 3, 16, 14, 30), every(utc(2027, 3, 16, 16, 30), utc(2027, 3, 16, 17))),  # notice
         (utc(2027, 3, 16, 14, 29), every(utc(2027, 3, 16, 16, 30), utc(2027, 3, 16, 17))),
         (utc(2027, 3, 16, 14, 31), every(utc(2027, 3, 16, 16, 45), utc(2027, 3, 16, 17))),
-        (utc(2027, 3, 16, 16, 30) - timedelta(days=90), every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 16, 30))),
+        (
+            utc(2027, 3, 16, 16, 30) - timedelta(days=90),
+            every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 16, 30)),
+        ),
         (utc(2027, 3, 16, 17, 0) - timedelta(days=91), []),  # too far ahead
         (utc(2027, 3, 16, 18), []),  # all past
     ],
@@ -130,15 +146,32 @@ def test_notice_and_advance(now: datetime, expected: list[datetime]) -> None:
     ("held", "expected"),
     [
         # SF A busy 16:00–16:30Z blocks every start in (14:50, 16:40): 10-min buffer, 60-min session.
-        ([busy(SF_A, utc(2027, 3, 16, 16), utc(2027, 3, 16, 16, 30))], [utc(2027, 3, 16, 16, 45), utc(2027, 3, 16, 17)]),
+        (
+            [busy(SF_A, utc(2027, 3, 16, 16), utc(2027, 3, 16, 16, 30))],
+            [utc(2027, 3, 16, 16, 45), utc(2027, 3, 16, 17)],
+        ),
         # Cantine A busy 17:30–18:00Z blocks (16:20, 18:10).
-        ([busy(CANTINE_A, utc(2027, 3, 16, 17, 30), utc(2027, 3, 16, 18))], every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 16, 15))),
+        (
+            [busy(CANTINE_A, utc(2027, 3, 16, 17, 30), utc(2027, 3, 16, 18))],
+            every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 16, 15)),
+        ),
         # Ending exactly 10 minutes before a start leaves it free; 9 minutes does not.
-        ([busy(SF_A, utc(2027, 3, 16, 14), utc(2027, 3, 16, 14, 50))], every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 17))),
-        ([busy(SF_A, utc(2027, 3, 16, 14), utc(2027, 3, 16, 14, 51))], every(utc(2027, 3, 16, 15, 15), utc(2027, 3, 16, 17))),
+        (
+            [busy(SF_A, utc(2027, 3, 16, 14), utc(2027, 3, 16, 14, 50))],
+            every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 17)),
+        ),
+        (
+            [busy(SF_A, utc(2027, 3, 16, 14), utc(2027, 3, 16, 14, 51))],
+            every(utc(2027, 3, 16, 15, 15), utc(2027, 3, 16, 17)),
+        ),
         # Other booths do not matter.
-        ([busy(SF_B, utc(2027, 3, 16, 15), utc(2027, 3, 16, 18)), busy(CANTINE_B, utc(2027, 3, 16, 15), utc(2027, 3, 16, 18))],
-         every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 17))),
+        (
+            [
+                busy(SF_B, utc(2027, 3, 16, 15), utc(2027, 3, 16, 18)),
+                busy(CANTINE_B, utc(2027, 3, 16, 15), utc(2027, 3, 16, 18)),
+            ],
+            every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 17)),
+        ),
     ],
 )
 def test_busy_ranges_with_buffer(held: list[Busy], expected: list[datetime]) -> None:
@@ -154,8 +187,12 @@ def test_busy_ranges_with_buffer(held: list[Busy], expected: list[datetime]) -> 
         # Tokyo (UTC+9): Paris Monday's slots fall on Tokyo Tuesday, from 00:00 exactly.
         ("Asia/Tokyo", date(2027, 3, 16), every(utc(2027, 3, 15, 15), utc(2027, 3, 15, 17))),
         # UTC+8: a day boundary at 16:00Z splits each Paris afternoon in two.
-        ("Etc/GMT-8", date(2027, 3, 16),
-         every(utc(2027, 3, 15, 16), utc(2027, 3, 15, 17)) + every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 15, 45))),
+        (
+            "Etc/GMT-8",
+            date(2027, 3, 16),
+            every(utc(2027, 3, 15, 16), utc(2027, 3, 15, 17))
+            + every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 15, 45)),
+        ),
     ],
 )
 def test_days_tz_boundary(days_tz: str | None, day: date, expected: list[datetime]) -> None:
@@ -180,10 +217,14 @@ def test_invalid_queries(minutes: int, day_from: date, day_to: date, field: str,
 
 def test_invalid_booths_and_zone() -> None:
     with pytest.raises(InvalidInput) as caught:
-        available_slots((CANTINE_A, CANTINE_B), date(2027, 3, 16), date(2027, 3, 16), HOUR, [], utc(2027, 3, 1))
+        available_slots(
+            (CANTINE_A, CANTINE_B), date(2027, 3, 16), date(2027, 3, 16), HOUR, [], utc(2027, 3, 1)
+        )
     assert caught.value.code == "same_venue"
     with pytest.raises(InvalidInput) as caught:
-        available_slots(PAIR, date(2027, 3, 16), date(2027, 3, 16), HOUR, [], utc(2027, 3, 1), days_tz="Nowhere/Nope")
+        available_slots(
+            PAIR, date(2027, 3, 16), date(2027, 3, 16), HOUR, [], utc(2027, 3, 1), days_tz="Nowhere/Nope"
+        )
     assert caught.value.code == "unknown_timezone"
     with pytest.raises(ValueError):
         available_slots(PAIR, date(2027, 3, 16), date(2027, 3, 16), HOUR, [], datetime(2027, 3, 1))
@@ -195,12 +236,16 @@ def test_92_days_is_the_longest_range() -> None:
 
 
 def test_a_single_booth_uses_its_own_hours() -> None:
-    assert starts(date(2027, 3, 16), booths=(SF_A,), minutes=120) == every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 23))
+    assert starts(date(2027, 3, 16), booths=(SF_A,), minutes=120) == every(
+        utc(2027, 3, 16, 15), utc(2027, 3, 16, 23)
+    )
 
 
 def test_largest_grid_wins() -> None:
     coarse = with_venue(CANTINE_A, paris_venue(rules=Rules(grid_minutes=30, min_duration_minutes=30)))
-    assert starts(date(2027, 3, 16), booths=(coarse, SF_A)) == every(utc(2027, 3, 16, 15), utc(2027, 3, 16, 17), 30)
+    assert starts(date(2027, 3, 16), booths=(coarse, SF_A)) == every(
+        utc(2027, 3, 16, 15), utc(2027, 3, 16, 17), 30
+    )
     with pytest.raises(InvalidInput):
         starts(date(2027, 3, 16), booths=(coarse, SF_A), minutes=45)
 
@@ -208,7 +253,9 @@ def test_largest_grid_wins() -> None:
 def _random_busy(rng: random.Random, first: datetime, days: int, count: int) -> list[Busy]:
     held = []
     for i in range(count):
-        start = first + timedelta(days=rng.randrange(days), hours=rng.randrange(13, 19), minutes=5 * rng.randrange(12))
+        start = first + timedelta(
+            days=rng.randrange(days), hours=rng.randrange(13, 19), minutes=5 * rng.randrange(12)
+        )
         booth = rng.choice((CANTINE_A, SF_A, SF_B))
         held.append(busy(booth, start, start + timedelta(minutes=5 * rng.randrange(3, 25)), booking_id=i))
     return held

@@ -94,57 +94,195 @@ def test_naive_now_is_a_programming_error() -> None:
         check_booking(request(START), [], [], datetime(2027, 3, 1))
 
 
-PARIS_BLACKOUT = with_venue(CANTINE_A, paris_venue(
-    blackouts=[Blackout(utc(2027, 3, 16, 15, 30), utc(2027, 3, 16, 16, 30), "Fire drill")]))
+PARIS_BLACKOUT = with_venue(
+    CANTINE_A,
+    paris_venue(blackouts=[Blackout(utc(2027, 3, 16, 15, 30), utc(2027, 3, 16, 16, 30), "Fire drill")]),
+)
 LOW_QUOTA = with_venue(CANTINE_A, paris_venue(rules=Rules(weekly_quota_minutes=60)))
 
 # (id, request, now, organizer bookings, code, field, fragments of the message)
 VIOLATIONS = [
-    ("grid-5min", request(START + timedelta(minutes=5)), NOW, [], "grid", "start",
-     ["La Cantine", "15-minute grid", "17:05"]),
+    (
+        "grid-5min",
+        request(START + timedelta(minutes=5)),
+        NOW,
+        [],
+        "grid",
+        "start",
+        ["La Cantine", "15-minute grid", "17:05"],
+    ),
     ("grid-seconds", request(START + timedelta(seconds=30)), NOW, [], "grid", "start", ["17:00:30"]),
-    ("duration-not-multiple", request(START, 50), NOW, [], "duration", "duration_minutes",
-     ["15 to 120 minutes", "steps of 15", "50 minutes"]),
-    ("duration-too-short", request(START, 10), NOW, [], "duration",
-     "duration_minutes", ["10 minutes"]),
+    (
+        "duration-not-multiple",
+        request(START, 50),
+        NOW,
+        [],
+        "duration",
+        "duration_minutes",
+        ["15 to 120 minutes", "steps of 15", "50 minutes"],
+    ),
+    ("duration-too-short", request(START, 10), NOW, [], "duration", "duration_minutes", ["10 minutes"]),
     ("duration-too-long", request(START, 135), NOW, [], "duration", "duration_minutes", ["135 minutes"]),
-    ("notice", request(START), START - timedelta(minutes=119), [], "notice", "start",
-     ["at least 120 minutes ahead", "2027-03-16 17:00 (Europe/Paris)"]),
+    (
+        "notice",
+        request(START),
+        START - timedelta(minutes=119),
+        [],
+        "notice",
+        "start",
+        ["at least 120 minutes ahead", "2027-03-16 17:00 (Europe/Paris)"],
+    ),
     ("notice-past", request(START), START + timedelta(days=1), [], "notice", "start", ["too soon"]),
-    ("advance", request(START), START - timedelta(days=90, minutes=1), [], "advance", "start",
-     ["at most 90 days ahead", "too far"]),
-    ("opening-paris-morning", request(utc(2027, 3, 16, 6)), NOW, [], "opening_hours", "start",
-     ["Cantine A at La Cantine is open 09:00–19:00 (Europe/Paris) on Tue 2027-03-16;",
-      "07:00–08:00 local time is outside"]),
-    ("opening-sf-night", request(utc(2027, 3, 16, 8)), NOW, [], "opening_hours", "start",
-     ["SF A at Mission Co-working is open 08:00–18:00 (America/Los_Angeles) on Tue 2027-03-16;",
-      "01:00–02:00 local time"]),
-    ("opening-9h-week-sf-07h", request(utc(2027, 3, 9, 15)), NOW, [], "opening_hours", "start",
-     ["SF A", "07:00–08:00"]),
-    ("opening-autumn-9h-week", request(utc(2027, 11, 9, 15)), utc(2027, 11, 1), [], "opening_hours",
-     "start", ["SF A", "on Tue 2027-11-09", "07:00–08:00"]),
-    ("opening-paris-closes-19h", request(utc(2027, 3, 16, 17, 30)), NOW, [], "opening_hours", "start",
-     ["Cantine A", "18:30–19:30"]),
-    ("opening-saturday", request(utc(2027, 3, 20, 16)), NOW, [], "opening_hours", "start",
-     ["Cantine A at La Cantine is closed all day (Europe/Paris) on Sat 2027-03-20"]),
-    ("closure-14-juillet", request(utc(2027, 7, 14, 15)), utc(2027, 7, 1), [], "closure", "start",
-     ["La Cantine is closed on Wed 2027-07-14 for Fête nationale", "Cantine A"]),
-    ("closure-1-mai", request(utc(2026, 5, 1, 15)), utc(2026, 4, 20), [], "closure", "start",
-     ["La Cantine", "Fête du Travail"]),
-    ("closure-8-mai", request(utc(2026, 5, 8, 15)), utc(2026, 4, 20), [], "closure", "start",
-     ["La Cantine", "Fête de la Victoire"]),
-    ("closure-thanksgiving", request(utc(2027, 11, 25, 16)), utc(2027, 11, 1), [], "closure", "start",
-     ["Mission Co-working is closed on Thu 2027-11-25 for Thanksgiving Day", "SF A"]),
-    ("closure-july-4th-observed", request(utc(2027, 7, 5, 15)), utc(2027, 7, 1), [], "closure", "start",
-     ["Mission Co-working", "Independence Day (observed)"]),
-    ("closure-cesar-chavez", request(utc(2027, 3, 31, 15)), NOW, [], "closure", "start",
-     ["Mission Co-working", "Cesar Chavez Day"]),
-    ("closure-blackout", request(START, 60, (PARIS_BLACKOUT, SF_A)), NOW, [], "closure", "start",
-     ["La Cantine is closed from 2027-03-16 16:30 (Europe/Paris) to 2027-03-16 17:30", "Fire drill"]),
-    ("quota", request(START, 60), NOW, week_of(START, [60, 60, 60, 30]), "quota", "duration_minutes",
-     ["240 minutes a week", "210 minutes", "60-minute session would make 270"]),
-    ("quota-smallest-venue", request(START, 90, (LOW_QUOTA, SF_A)), NOW, [], "quota", "duration_minutes",
-     ["60 minutes a week at La Cantine"]),
+    (
+        "advance",
+        request(START),
+        START - timedelta(days=90, minutes=1),
+        [],
+        "advance",
+        "start",
+        ["at most 90 days ahead", "too far"],
+    ),
+    (
+        "opening-paris-morning",
+        request(utc(2027, 3, 16, 6)),
+        NOW,
+        [],
+        "opening_hours",
+        "start",
+        [
+            "Cantine A at La Cantine is open 09:00–19:00 (Europe/Paris) on Tue 2027-03-16;",
+            "07:00–08:00 local time is outside",
+        ],
+    ),
+    (
+        "opening-sf-night",
+        request(utc(2027, 3, 16, 8)),
+        NOW,
+        [],
+        "opening_hours",
+        "start",
+        [
+            "SF A at Mission Co-working is open 08:00–18:00 (America/Los_Angeles) on Tue 2027-03-16;",
+            "01:00–02:00 local time",
+        ],
+    ),
+    (
+        "opening-9h-week-sf-07h",
+        request(utc(2027, 3, 9, 15)),
+        NOW,
+        [],
+        "opening_hours",
+        "start",
+        ["SF A", "07:00–08:00"],
+    ),
+    (
+        "opening-autumn-9h-week",
+        request(utc(2027, 11, 9, 15)),
+        utc(2027, 11, 1),
+        [],
+        "opening_hours",
+        "start",
+        ["SF A", "on Tue 2027-11-09", "07:00–08:00"],
+    ),
+    (
+        "opening-paris-closes-19h",
+        request(utc(2027, 3, 16, 17, 30)),
+        NOW,
+        [],
+        "opening_hours",
+        "start",
+        ["Cantine A", "18:30–19:30"],
+    ),
+    (
+        "opening-saturday",
+        request(utc(2027, 3, 20, 16)),
+        NOW,
+        [],
+        "opening_hours",
+        "start",
+        ["Cantine A at La Cantine is closed all day (Europe/Paris) on Sat 2027-03-20"],
+    ),
+    (
+        "closure-14-juillet",
+        request(utc(2027, 7, 14, 15)),
+        utc(2027, 7, 1),
+        [],
+        "closure",
+        "start",
+        ["La Cantine is closed on Wed 2027-07-14 for Fête nationale", "Cantine A"],
+    ),
+    (
+        "closure-1-mai",
+        request(utc(2026, 5, 1, 15)),
+        utc(2026, 4, 20),
+        [],
+        "closure",
+        "start",
+        ["La Cantine", "Fête du Travail"],
+    ),
+    (
+        "closure-8-mai",
+        request(utc(2026, 5, 8, 15)),
+        utc(2026, 4, 20),
+        [],
+        "closure",
+        "start",
+        ["La Cantine", "Fête de la Victoire"],
+    ),
+    (
+        "closure-thanksgiving",
+        request(utc(2027, 11, 25, 16)),
+        utc(2027, 11, 1),
+        [],
+        "closure",
+        "start",
+        ["Mission Co-working is closed on Thu 2027-11-25 for Thanksgiving Day", "SF A"],
+    ),
+    (
+        "closure-july-4th-observed",
+        request(utc(2027, 7, 5, 15)),
+        utc(2027, 7, 1),
+        [],
+        "closure",
+        "start",
+        ["Mission Co-working", "Independence Day (observed)"],
+    ),
+    (
+        "closure-cesar-chavez",
+        request(utc(2027, 3, 31, 15)),
+        NOW,
+        [],
+        "closure",
+        "start",
+        ["Mission Co-working", "Cesar Chavez Day"],
+    ),
+    (
+        "closure-blackout",
+        request(START, 60, (PARIS_BLACKOUT, SF_A)),
+        NOW,
+        [],
+        "closure",
+        "start",
+        ["La Cantine is closed from 2027-03-16 16:30 (Europe/Paris) to 2027-03-16 17:30", "Fire drill"],
+    ),
+    (
+        "quota",
+        request(START, 60),
+        NOW,
+        week_of(START, [60, 60, 60, 30]),
+        "quota",
+        "duration_minutes",
+        ["240 minutes a week", "210 minutes", "60-minute session would make 270"],
+    ),
+    (
+        "quota-smallest-venue",
+        request(START, 90, (LOW_QUOTA, SF_A)),
+        NOW,
+        [],
+        "quota",
+        "duration_minutes",
+        ["60 minutes a week at La Cantine"],
+    ),
 ]
 
 
@@ -152,8 +290,14 @@ VIOLATIONS = [
     ("req", "now", "organizer", "code", "field", "fragments"),
     [pytest.param(*case[1:], id=case[0]) for case in VIOLATIONS],
 )
-def test_violations(req: BookingRequest, now: datetime, organizer: list[TimeRange], code: str, field: str,
-                    fragments: list[str]) -> None:
+def test_violations(
+    req: BookingRequest,
+    now: datetime,
+    organizer: list[TimeRange],
+    code: str,
+    field: str,
+    fragments: list[str],
+) -> None:
     with pytest.raises(RuleViolation) as caught:
         check_booking(req, [], organizer, now)
     error = caught.value
@@ -175,7 +319,9 @@ def test_override_skips_rules(req: BookingRequest, now: datetime, organizer: lis
     ("req", "now", "organizer"),
     [pytest.param(*case[1:4], id=case[0]) for case in VIOLATIONS],
 )
-def test_override_never_skips_conflicts(req: BookingRequest, now: datetime, organizer: list[TimeRange]) -> None:
+def test_override_never_skips_conflicts(
+    req: BookingRequest, now: datetime, organizer: list[TimeRange]
+) -> None:
     held = busy(req.booths[1], req.start, req.end, booking_id=5)
     with pytest.raises(BookingConflict):
         check_booking(req, [held], organizer, now, override=True)
@@ -231,19 +377,35 @@ END = START + timedelta(hours=1)
         pytest.param([busy(SF_B, START, END)], [], id="other-booth"),
         pytest.param([busy(SF_A, START, END)], [SF_A], id="same-range"),
         pytest.param([busy(SF_A, START, END), busy(CANTINE_A, START, END)], [CANTINE_A, SF_A], id="both"),
-        pytest.param([busy(SF_A, START - timedelta(hours=1), START - timedelta(minutes=10))], [],
-                     id="10-min-gap-before"),
-        pytest.param([busy(SF_A, START - timedelta(hours=1), START - timedelta(minutes=9))], [SF_A],
-                     id="9-min-gap-before"),
-        pytest.param([busy(CANTINE_A, END + timedelta(minutes=10), END + timedelta(hours=1))], [],
-                     id="10-min-gap-after"),
-        pytest.param([busy(CANTINE_A, END + timedelta(minutes=9), END + timedelta(hours=1))], [CANTINE_A],
-                     id="9-min-gap-after"),
-        pytest.param([busy(SF_A, START - timedelta(minutes=30), START - timedelta(minutes=15))], [],
-                     id="15-min-grid-gap"),
+        pytest.param(
+            [busy(SF_A, START - timedelta(hours=1), START - timedelta(minutes=10))],
+            [],
+            id="10-min-gap-before",
+        ),
+        pytest.param(
+            [busy(SF_A, START - timedelta(hours=1), START - timedelta(minutes=9))],
+            [SF_A],
+            id="9-min-gap-before",
+        ),
+        pytest.param(
+            [busy(CANTINE_A, END + timedelta(minutes=10), END + timedelta(hours=1))],
+            [],
+            id="10-min-gap-after",
+        ),
+        pytest.param(
+            [busy(CANTINE_A, END + timedelta(minutes=9), END + timedelta(hours=1))],
+            [CANTINE_A],
+            id="9-min-gap-after",
+        ),
+        pytest.param(
+            [busy(SF_A, START - timedelta(minutes=30), START - timedelta(minutes=15))],
+            [],
+            id="15-min-grid-gap",
+        ),
         pytest.param([busy(SF_A, START - timedelta(minutes=30), START)], [SF_A], id="back-to-back"),
-        pytest.param([busy(SF_A, START + timedelta(minutes=15), START + timedelta(minutes=30))], [SF_A],
-                     id="inside"),
+        pytest.param(
+            [busy(SF_A, START + timedelta(minutes=15), START + timedelta(minutes=30))], [SF_A], id="inside"
+        ),
     ],
 )
 def test_conflicts(held: list[Busy], conflicting: list[Booth]) -> None:
@@ -283,8 +445,10 @@ def test_each_booth_uses_its_own_venue_buffer() -> None:
 
 @pytest.mark.parametrize(("replaces", "conflicts"), [(7, False), (8, True), (None, True)])
 def test_reschedule_ignores_its_own_busy_ranges(replaces: int | None, conflicts: bool) -> None:
-    own = [busy(CANTINE_A, START - timedelta(minutes=30), START + timedelta(minutes=30), booking_id=7),
-           busy(SF_A, START - timedelta(minutes=30), START + timedelta(minutes=30), booking_id=7)]
+    own = [
+        busy(CANTINE_A, START - timedelta(minutes=30), START + timedelta(minutes=30), booking_id=7),
+        busy(SF_A, START - timedelta(minutes=30), START + timedelta(minutes=30), booking_id=7),
+    ]
     moved = request(START, 60, replaces=replaces)
     if conflicts:
         with pytest.raises(BookingConflict):

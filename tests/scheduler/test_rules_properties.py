@@ -73,17 +73,26 @@ weekdays = st.sampled_from([d for d in range(1, 22) if d % 7 < 5])  # Tuesday 9 
 days = st.one_of(weekdays, st.integers(1, 21).filter(lambda d: d % 7 < 5), st.integers(0, 21))
 # 15:00–17:00 UTC, 16:00 first: inside the common window on most days.
 in_common_window = st.sampled_from([180, 195, 210, 225, 240, 165, 150, 135, 120])
-minutes = st.one_of(in_common_window, st.integers(8, 16).map(lambda k: 15 * k),
-                    st.integers(0, 24).map(lambda k: 15 * k), st.integers(0, 72).map(lambda k: 5 * k))
-durations = st.one_of(st.sampled_from(DURATIONS[:4]), st.integers(1, 4).map(lambda k: 15 * k),
-                      st.sampled_from(DURATIONS))
+minutes = st.one_of(
+    in_common_window,
+    st.integers(8, 16).map(lambda k: 15 * k),
+    st.integers(0, 24).map(lambda k: 15 * k),
+    st.integers(0, 72).map(lambda k: 5 * k),
+)
+durations = st.one_of(
+    st.sampled_from(DURATIONS[:4]), st.integers(1, 4).map(lambda k: 15 * k), st.sampled_from(DURATIONS)
+)
 organizers = st.sampled_from([1, 1, 1, 2])  # mostly one organizer, so that the weekly quota bites
+
+
 def books() -> st.SearchStrategy[Book]:
     return st.builds(Book, st.integers(0, len(PAIRS) - 1), days, minutes, durations, organizers)
 
 
 def near() -> st.SearchStrategy[BookNear]:
-    return st.builds(BookNear, st.integers(0, 50), st.integers(0, len(PAIRS) - 1), st.integers(-9, 9), durations)
+    return st.builds(
+        BookNear, st.integers(0, 50), st.integers(0, len(PAIRS) - 1), st.integers(-9, 9), durations
+    )
 
 
 def reschedules() -> st.SearchStrategy[Reschedule]:
@@ -91,8 +100,16 @@ def reschedules() -> st.SearchStrategy[Reschedule]:
 
 
 # Mostly bookings, so that calendars fill up (one_of weighs distinct strategies alike; equal ones merge).
-operations = st.one_of(books(), books(), books(), near(), near(), reschedules(), reschedules(),
-                       st.builds(Cancel, st.integers(0, 50)))
+operations = st.one_of(
+    books(),
+    books(),
+    books(),
+    near(),
+    near(),
+    reschedules(),
+    reschedules(),
+    st.builds(Cancel, st.integers(0, 50)),
+)
 
 
 def _start(day: int, minute: int) -> datetime:
@@ -107,12 +124,18 @@ class Calendar:
     next_id: int = 1
 
     def busy(self) -> list[Busy]:
-        return [busy(booth, r.start, r.end, booking_id) for booking_id, (r, _) in self.bookings.items()
-                for booth in r.booths]
+        return [
+            busy(booth, r.start, r.end, booking_id)
+            for booking_id, (r, _) in self.bookings.items()
+            for booth in r.booths
+        ]
 
     def organizer(self, organizer_id: int, excluding: int | None = None) -> list[TimeRange]:
-        return [TimeRange(r.start, r.end) for booking_id, (r, _) in self.bookings.items()
-                if r.organizer_id == organizer_id and booking_id != excluding]
+        return [
+            TimeRange(r.start, r.end)
+            for booking_id, (r, _) in self.bookings.items()
+            if r.organizer_id == organizer_id and booking_id != excluding
+        ]
 
     def attempt(self, req: BookingRequest, now: datetime, booking_id: int) -> bool:
         try:
@@ -126,7 +149,7 @@ class Calendar:
 def _check_invariants(calendar: Calendar) -> None:
     held = calendar.busy()
     for i, a in enumerate(held):
-        for b in held[i + 1:]:
+        for b in held[i + 1 :]:
             if a.booth_id == b.booth_id:
                 buffer = BUFFERS[a.booth_id]
                 assert not (a.start < b.end + buffer and b.start < a.end + buffer), (a, b)
@@ -149,24 +172,34 @@ def test_random_operations_keep_the_calendar_sound(steps: list[tuple[object, int
         now += timedelta(minutes=wait)
         ids = sorted(calendar.bookings)
         if isinstance(operation, Book):
-            req = request(_start(operation.day, operation.minute), operation.duration, PAIRS[operation.pair],
-                          organizer=operation.organizer)
+            req = request(
+                _start(operation.day, operation.minute),
+                operation.duration,
+                PAIRS[operation.pair],
+                organizer=operation.organizer,
+            )
             if calendar.attempt(req, now, calendar.next_id):
                 calendar.next_id += 1
         elif isinstance(operation, BookNear) and ids:
             anchor, _ = calendar.bookings[ids[operation.index % len(ids)]]
             start = anchor.start + timedelta(minutes=15 * operation.shift)
-            if calendar.attempt(request(start, operation.duration, PAIRS[operation.pair],
-                                        organizer=anchor.organizer_id), now, calendar.next_id):
+            if calendar.attempt(
+                request(start, operation.duration, PAIRS[operation.pair], organizer=anchor.organizer_id),
+                now,
+                calendar.next_id,
+            ):
                 calendar.next_id += 1
         elif isinstance(operation, Cancel) and ids:
             del calendar.bookings[ids[operation.index % len(ids)]]
         elif isinstance(operation, Reschedule) and ids:
             booking_id = ids[operation.index % len(ids)]
             old, _ = calendar.bookings[booking_id]
-            moved = replace(old, start=_start(operation.day, operation.minute),
-                            end=_start(operation.day, operation.minute) + timedelta(minutes=operation.duration),
-                            replaces_booking_id=booking_id)
+            moved = replace(
+                old,
+                start=_start(operation.day, operation.minute),
+                end=_start(operation.day, operation.minute) + timedelta(minutes=operation.duration),
+                replaces_booking_id=booking_id,
+            )
             calendar.attempt(moved, now, booking_id)
         _check_invariants(calendar)
     event(f"bookings kept: {min(len(calendar.bookings), 5)}{'+' if len(calendar.bookings) >= 5 else ''}")
@@ -177,22 +210,36 @@ GRID = timedelta(minutes=15)
 
 @settings(max_examples=200, deadline=None)
 @given(
-    first=st.sampled_from([date(2027, 3, 8), date(2027, 3, 22), date(2027, 10, 25), date(2027, 11, 1),
-                           date(2027, 7, 12), date(2026, 3, 2), date(2028, 10, 30)]),
+    first=st.sampled_from(
+        [
+            date(2027, 3, 8),
+            date(2027, 3, 22),
+            date(2027, 10, 25),
+            date(2027, 11, 1),
+            date(2027, 7, 12),
+            date(2026, 3, 2),
+            date(2028, 10, 30),
+        ]
+    ),
     span=st.integers(0, 6),
     duration=st.sampled_from([15, 30, 45, 60, 90, 120]),
     pair=st.sampled_from(PAIRS[:4]),
     now_offset=st.integers(-3 * 24 * 60, 3 * 24 * 60),
-    held=st.lists(st.tuples(st.sampled_from([CANTINE_A, SF_A, SF_B]), st.integers(0, 7 * 24 * 12),
-                            st.integers(1, 36)), max_size=12),
+    held=st.lists(
+        st.tuples(st.sampled_from([CANTINE_A, SF_A, SF_B]), st.integers(0, 7 * 24 * 12), st.integers(1, 36)),
+        max_size=12,
+    ),
     days_tz=st.sampled_from([None, SF_TZ, "UTC", "Asia/Tokyo"]),
 )
-def test_availability_agrees_with_check_booking(first: date, span: int, duration: int, pair: tuple,
-                                                now_offset: int, held: list, days_tz: str | None) -> None:
+def test_availability_agrees_with_check_booking(
+    first: date, span: int, duration: int, pair: tuple, now_offset: int, held: list, days_tz: str | None
+) -> None:
     base = utc(first.year, first.month, first.day)
     now = base + timedelta(minutes=now_offset)
-    ranges = [busy(booth, base + k * timedelta(minutes=5), base + (k + n) * timedelta(minutes=5), i)
-              for i, (booth, k, n) in enumerate(held)]
+    ranges = [
+        busy(booth, base + k * timedelta(minutes=5), base + (k + n) * timedelta(minutes=5), i)
+        for i, (booth, k, n) in enumerate(held)
+    ]
     last = first + timedelta(days=span)
     slots = available_slots(pair, first, last, timedelta(minutes=duration), ranges, now, days_tz=days_tz)
     found = {slot.start for slot in slots}

@@ -22,22 +22,46 @@ async def _setup(url: str) -> tuple[Database, int, int]:
     db = Database(url)
     await db.migrate()
     store = Store(db)
-    venue = await store.create_venue(name="V", city="Paris", timezone="Europe/Paris", country="FR",
-                                     subdivision=None, address="", opening_hours=OpeningHours({}))
+    venue = await store.create_venue(
+        name="V",
+        city="Paris",
+        timezone="Europe/Paris",
+        country="FR",
+        subdivision=None,
+        address="",
+        opening_hours=OpeningHours({}),
+    )
     booth = await store.create_booth(venue, "B")
-    account = await store.create_account(email="a@b.c", name="A", company="", role=Role.ENTREPRENEUR,
-                                         password_hash="x", now=T0)
+    account = await store.create_account(
+        email="a@b.c", name="A", company="", role=Role.ENTREPRENEUR, password_hash="x", now=T0
+    )
     return db, booth, account.id
 
 
-def _booking(uid: str, organizer: int, booth: int, start: datetime, minutes: int, buffer: int = 10,
-             active: bool = True) -> BookingRow:
+def _booking(
+    uid: str, organizer: int, booth: int, start: datetime, minutes: int, buffer: int = 10, active: bool = True
+) -> BookingRow:
     end = start + timedelta(minutes=minutes)
     return BookingRow(
-        uid=uid, title="t", organizer_id=organizer, status="confirmed" if active else "cancelled",
-        start_at=start, end_at=end, sequence=0, guests=[], created_at=T0, updated_at=T0,
-        holds=[BoothHoldRow(booth_id=booth, position=0, start_at=start,
-                            blocked_until=end + timedelta(minutes=buffer), active=active)],
+        uid=uid,
+        title="t",
+        organizer_id=organizer,
+        status="confirmed" if active else "cancelled",
+        start_at=start,
+        end_at=end,
+        sequence=0,
+        guests=[],
+        created_at=T0,
+        updated_at=T0,
+        holds=[
+            BoothHoldRow(
+                booth_id=booth,
+                position=0,
+                start_at=start,
+                blocked_until=end + timedelta(minutes=buffer),
+                active=active,
+            )
+        ],
     )
 
 
@@ -52,13 +76,16 @@ def _booking(uid: str, organizer: int, booth: int, start: datetime, minutes: int
         (0, False, False),  # a cancelled booking holds nothing
     ],
 )
-async def test_overlapping_hold_is_refused_by_the_database(database_url, second_start_minutes, active, refused) -> None:
+async def test_overlapping_hold_is_refused_by_the_database(
+    database_url, second_start_minutes, active, refused
+) -> None:
     db, booth, organizer = await _setup(database_url)
     try:
         async with db.write() as session:
             session.add(_booking("first", organizer, booth, T0, 60))
-        second = _booking("second", organizer, booth, T0 + timedelta(minutes=second_start_minutes), 60,
-                          active=active)
+        second = _booking(
+            "second", organizer, booth, T0 + timedelta(minutes=second_start_minutes), 60, active=active
+        )
         if refused:
             with pytest.raises(IntegrityError, match="booth_holds_no_overlap"):
                 async with db.write() as session:
@@ -91,8 +118,11 @@ async def test_account_emails_are_unique_in_the_database(database_url) -> None:
     try:
         with pytest.raises(IntegrityError):
             async with db.write() as session:
-                session.add(AccountRow(email="a@b.c", name="B", company="", role="admin", password_hash="x",
-                                       created_at=T0))
+                session.add(
+                    AccountRow(
+                        email="a@b.c", name="B", company="", role="admin", password_hash="x", created_at=T0
+                    )
+                )
     finally:
         await db.dispose()
 

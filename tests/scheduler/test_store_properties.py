@@ -27,10 +27,17 @@ FIRST_DAY = datetime(2027, 3, 8, tzinfo=UTC)  # a Monday; the window crosses the
 
 when = st.builds(
     lambda day, quarter: FIRST_DAY + timedelta(days=day, hours=14, minutes=15 * quarter),
-    st.integers(0, 11), st.integers(0, 19),
+    st.integers(0, 11),
+    st.integers(0, 19),
 )
-book = st.tuples(st.just("book"), st.integers(0, 2), st.sampled_from([1, 2]), st.sampled_from([3, 4]), when,
-                 st.sampled_from([15, 30, 45, 60, 90, 120]))
+book = st.tuples(
+    st.just("book"),
+    st.integers(0, 2),
+    st.sampled_from([1, 2]),
+    st.sampled_from([3, 4]),
+    when,
+    st.sampled_from([15, 30, 45, 60, 90, 120]),
+)
 cancel = st.tuples(st.just("cancel"), st.integers(0, 50))
 move = st.tuples(st.just("move"), st.integers(0, 50), when)
 operations = st.lists(st.one_of(book, cancel, move), min_size=1, max_size=14)
@@ -41,8 +48,14 @@ async def _run(ops: list[tuple[object, ...]], folder: Path) -> None:
     await db.migrate()
     store = Store(db)
     await seed(store, NOW)
-    organizers = [(await store.credentials(email))[0] for email in (
-        "ada@demo.sebastian.example", "staff.paris@demo.sebastian.example", "admin@demo.sebastian.example")]
+    organizers = [
+        (await store.credentials(email))[0]
+        for email in (
+            "ada@demo.sebastian.example",
+            "staff.paris@demo.sebastian.example",
+            "admin@demo.sebastian.example",
+        )
+    ]
     admin = organizers[2]
     ids: list[int] = []
     try:
@@ -51,7 +64,10 @@ async def _run(ops: list[tuple[object, ...]], folder: Path) -> None:
                 if op[0] == "book":
                     _, who, paris, sf, start, minutes = op
                     view, _ = await store.create_booking(
-                        NewBooking((paris, sf), start, start + timedelta(minutes=minutes), "t"), organizers[who], NOW)
+                        NewBooking((paris, sf), start, start + timedelta(minutes=minutes), "t"),
+                        organizers[who],
+                        NOW,
+                    )
                     ids.append(view.id)
                 elif op[0] == "cancel" and ids:
                     await store.cancel_booking(ids[op[1] % len(ids)], admin, NOW)
@@ -69,7 +85,7 @@ async def _assert_sound(store: Store, admin) -> None:  # type: ignore[no-untyped
     holds = [(booth, b) for b in confirmed for booth in b.booths]
     for i, (booth, one) in enumerate(holds):
         buffer = booth.venue.rules.buffer
-        for other_booth, other in holds[i + 1:]:
+        for other_booth, other in holds[i + 1 :]:
             if other_booth.id == booth.id and one.id != other.id:
                 assert one.end + buffer <= other.start or other.end + buffer <= one.start, (one, other)
     for booking in confirmed:

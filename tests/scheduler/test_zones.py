@@ -54,22 +54,24 @@ def _paris_17_in_sf(day: date) -> int:
 
 @pytest.mark.parametrize(
     ("day", "sf_hour"),
-    [pytest.param(day, hour, id=f"{day}-{hour:02}h")
-     for _, us_spring, eu_spring, eu_autumn, us_autumn in DST_DAYS
-     for day, hour in [
-         (us_spring - timedelta(days=1), 8),   # 9 hours: both on standard time
-         (us_spring, 9),                       # 8 hours from the US change ...
-         (us_spring + timedelta(days=2), 9),   # ... through the week ...
-         (eu_spring - timedelta(days=1), 9),   # ... to the EU change
-         (eu_spring, 8),
-         (date(us_spring.year, 6, 15), 8),     # summer: 9 hours
-         (eu_autumn - timedelta(days=1), 8),
-         (eu_autumn, 9),                       # the autumn 8-hour week
-         (eu_autumn + timedelta(days=3), 9),
-         (us_autumn - timedelta(days=1), 9),
-         (us_autumn, 8),
-         (date(us_spring.year, 1, 15), 8),
-     ]],
+    [
+        pytest.param(day, hour, id=f"{day}-{hour:02}h")
+        for _, us_spring, eu_spring, eu_autumn, us_autumn in DST_DAYS
+        for day, hour in [
+            (us_spring - timedelta(days=1), 8),  # 9 hours: both on standard time
+            (us_spring, 9),  # 8 hours from the US change ...
+            (us_spring + timedelta(days=2), 9),  # ... through the week ...
+            (eu_spring - timedelta(days=1), 9),  # ... to the EU change
+            (eu_spring, 8),
+            (date(us_spring.year, 6, 15), 8),  # summer: 9 hours
+            (eu_autumn - timedelta(days=1), 8),
+            (eu_autumn, 9),  # the autumn 8-hour week
+            (eu_autumn + timedelta(days=3), 9),
+            (us_autumn - timedelta(days=1), 9),
+            (us_autumn, 8),
+            (date(us_spring.year, 1, 15), 8),
+        ]
+    ],
 )
 def test_paris_17h_in_san_francisco(day: date, sf_hour: int) -> None:
     assert _paris_17_in_sf(day) == sf_hour
@@ -127,8 +129,11 @@ def test_ambiguous_local_time(local: datetime, tz: str, first: str, second: str)
 @pytest.mark.parametrize(
     ("local", "tz", "message"),
     [
-        (datetime(2027, 3, 28, 2, 30), PARIS_TZ,
-         "2027-03-28 02:30 does not exist in Europe/Paris: clocks jump from 02:00 to 03:00"),
+        (
+            datetime(2027, 3, 28, 2, 30),
+            PARIS_TZ,
+            "2027-03-28 02:30 does not exist in Europe/Paris: clocks jump from 02:00 to 03:00",
+        ),
         (datetime(2027, 11, 7, 1, 30), SF_TZ, "clocks go back from 02:00 to 01:00"),
         (datetime(2027, 10, 31, 2, 30), PARIS_TZ, "clocks go back from 03:00 to 02:00"),
         # Not every change is an hour: Lord Howe Island moves by 30 minutes.
@@ -195,11 +200,17 @@ def test_utc_offset_iso(instant: datetime, tz: str, expected: str) -> None:
         (date(2027, 3, 28), time(1), time(2, 30), PARIS_TZ, (utc(2027, 3, 28, 0), utc(2027, 3, 28, 1))),
         (date(2027, 3, 14), time(2, 15), time(3, 0), SF_TZ, (utc(2027, 3, 14, 10), utc(2027, 3, 14, 10))),
         # Ambiguous: opens at the first occurrence, closes at the second.
-        (date(2027, 10, 31), time(2, 30), time(2, 45), PARIS_TZ,
-         (utc(2027, 10, 31, 0, 30), utc(2027, 10, 31, 1, 45))),
+        (
+            date(2027, 10, 31),
+            time(2, 30),
+            time(2, 45),
+            PARIS_TZ,
+            (utc(2027, 10, 31, 0, 30), utc(2027, 10, 31, 1, 45)),
+        ),
         (date(2027, 11, 7), time(1), time(1, 30), SF_TZ, (utc(2027, 11, 7, 8), utc(2027, 11, 7, 9, 30))),
     ],
 )
-def test_local_span_to_utc(day: date, opens: time, closes: time, tz: str,
-                           expected: tuple[datetime, datetime]) -> None:
+def test_local_span_to_utc(
+    day: date, opens: time, closes: time, tz: str, expected: tuple[datetime, datetime]
+) -> None:
     assert local_span_to_utc(day, opens, closes, tz) == TimeRange(*expected)

@@ -43,21 +43,41 @@ from tests.conftest import (
 START = "2027-03-16T16:00:00Z"
 
 
-async def book(client: TestClient[Any, Any], headers: dict[str, str], start: str = START, *,
-               booths: tuple[int, ...] = (CANTINE_A, SF_A), minutes: int = 60, title: str = "Pitch",
-               guests: tuple[str, ...] = ()) -> dict[str, Any]:
-    response = await client.post("/api/v1/bookings", headers=headers, json={
-        "booths": list(booths), "start": start, "duration_minutes": minutes, "title": title,
-        "guests": list(guests)})
+async def book(
+    client: TestClient[Any, Any],
+    headers: dict[str, str],
+    start: str = START,
+    *,
+    booths: tuple[int, ...] = (CANTINE_A, SF_A),
+    minutes: int = 60,
+    title: str = "Pitch",
+    guests: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/bookings",
+        headers=headers,
+        json={
+            "booths": list(booths),
+            "start": start,
+            "duration_minutes": minutes,
+            "title": title,
+            "guests": list(guests),
+        },
+    )
     assert response.status == 201, await response.text()
     return await response.json()
 
 
-async def new_account(client: TestClient[Any, Any], name: str = "Grace Hopper", company: str = "COBOL SARL",
-                      email: str | None = None) -> tuple[dict[str, str], str]:
+async def new_account(
+    client: TestClient[Any, Any],
+    name: str = "Grace Hopper",
+    company: str = "COBOL SARL",
+    email: str | None = None,
+) -> tuple[dict[str, str], str]:
     email = email or f"{uuid.uuid4().hex[:10]}@example.org"
-    response = await client.post("/api/v1/accounts", json={
-        "email": email, "password": DEMO_PASSWORD, "name": name, "company": company})
+    response = await client.post(
+        "/api/v1/accounts", json={"email": email, "password": DEMO_PASSWORD, "name": name, "company": company}
+    )
     assert response.status == 201, await response.text()
     return await token_for(client, email), email
 
@@ -109,7 +129,9 @@ async def test_booking_json_links_to_its_ics_and_calendar_templates(client) -> N
 
 async def test_each_ics_form_is_read_alike_by_every_client_parser(client) -> None:
     headers = await token_for(client)
-    booking = await book(client, headers, title="Pitch, café; 東京", guests=("bob@example.com", "eve@example.net"))
+    booking = await book(
+        client, headers, title="Pitch, café; 東京", guests=("bob@example.com", "eve@example.net")
+    )
     expected = (booking["start"], booking["end"])
     forms: dict[str, bytes] = {}
     for method in ("publish", "request"):
@@ -130,7 +152,7 @@ async def test_each_ics_form_is_read_alike_by_every_client_parser(client) -> Non
         text = unfold(data)
         method = form.split()[0].upper()
         assert f"METHOD:{method}\r\n" in text
-        assert "ORGANIZER;CN=\"Ada Lovelace\":mailto:ada@demo.sebastian.example" in text, form
+        assert 'ORGANIZER;CN="Ada Lovelace":mailto:ada@demo.sebastian.example' in text, form
         attendees = [line for line in text.split("\r\n") if line.startswith("ATTENDEE")]
         if method == "PUBLISH":
             assert attendees == [], form
@@ -152,17 +174,21 @@ async def test_ics_download_errors_are_json(client) -> None:
     ics = booking["links"]["ics"]
     assert (await error_of(await client.get(ics), 401))["code"] == "unauthorized"
     assert (await error_of(await client.get(f"{ics}?method=bogus", headers=ada), 422))["field"] == "method"
-    assert (await error_of(await client.get(f"{ics}?method=cancel", headers=ada), 409))["code"] == \
-        "booking_not_cancelled"
-    assert (await error_of(await client.get("/api/v1/bookings/99999.ics", headers=ada), 404))["code"] == "not_found"
+    assert (await error_of(await client.get(f"{ics}?method=cancel", headers=ada), 409))[
+        "code"
+    ] == "booking_not_cancelled"
+    assert (await error_of(await client.get("/api/v1/bookings/99999.ics", headers=ada), 404))[
+        "code"
+    ] == "not_found"
     other, _ = await new_account(client)
     assert (await error_of(await client.get(ics, headers=other), 404))["code"] == "not_found"
     # Staff of a booked venue see it; the JSON route next to it still answers.
     assert (await client.get(ics, headers=await token_for(client, STAFF_SF))).status == 200
     assert (await client.get(f"/api/v1/bookings/{booking['id']}", headers=ada)).status == 200
     await client.delete(f"/api/v1/bookings/{booking['id']}", headers=ada)
-    assert (await error_of(await client.get(f"{ics}?method=request", headers=ada), 409))["code"] == \
-        "booking_cancelled"
+    assert (await error_of(await client.get(f"{ics}?method=request", headers=ada), 409))[
+        "code"
+    ] == "booking_cancelled"
 
 
 # --------------------------------------------------------------------------- feed tokens
@@ -186,7 +212,9 @@ async def test_feed_token_lifecycle_create_fetch_rotate_revoke(make_client, data
     assert "X-WR-CALNAME:Ada Lovelace: booth sessions" in text
 
     listed = (await (await client.get("/api/v1/feeds", headers=ada)).json())["feeds"]
-    assert listed == [{"id": feed["id"], "kind": "organizer", "venue_id": None, "created_at": feed["created_at"]}]
+    assert listed == [
+        {"id": feed["id"], "kind": "organizer", "venue_id": None, "created_at": feed["created_at"]}
+    ]
 
     rotated = await client.post(f"/api/v1/feeds/{feed['id']}/rotate", headers=ada)
     assert rotated.status == 200, await rotated.text()
@@ -198,9 +226,10 @@ async def test_feed_token_lifecycle_create_fetch_rotate_revoke(make_client, data
 
     assert (await client.delete(f"/api/v1/feeds/{feed['id']}", headers=ada)).status == 204
     assert (await error_of(await client.get(new_path), 404))["code"] == "not_found"
-    assert (await error_of(await client.delete(f"/api/v1/feeds/{feed['id']}", headers=ada), 404))["code"] == \
-        "not_found"
-    assert (await error_of(await client.post(f"/api/v1/feeds/{feed['id']}/rotate", headers=ada), 404))
+    assert (await error_of(await client.delete(f"/api/v1/feeds/{feed['id']}", headers=ada), 404))[
+        "code"
+    ] == "not_found"
+    assert await error_of(await client.post(f"/api/v1/feeds/{feed['id']}/rotate", headers=ada), 404)
     assert (await (await client.get("/api/v1/feeds", headers=ada)).json())["feeds"] == []
 
 
@@ -229,8 +258,8 @@ async def test_an_entrepreneur_cannot_touch_another_ones_feed(client) -> None:
     await book(client, ada)
     feed = await create_feed(client, ada)
     grace, _ = await new_account(client)
-    assert (await error_of(await client.post(f"/api/v1/feeds/{feed['id']}/rotate", headers=grace), 404))
-    assert (await error_of(await client.delete(f"/api/v1/feeds/{feed['id']}", headers=grace), 404))
+    assert await error_of(await client.post(f"/api/v1/feeds/{feed['id']}/rotate", headers=grace), 404)
+    assert await error_of(await client.delete(f"/api/v1/feeds/{feed['id']}", headers=grace), 404)
     assert (await (await client.get("/api/v1/feeds", headers=grace)).json())["feeds"] == []
     # Grace's own feed shows Grace's bookings only, and a guessed or mistyped token finds nothing.
     grace_feed = await create_feed(client, grace)
@@ -287,7 +316,7 @@ async def test_bad_feed_requests_are_named(client, body, status, field) -> None:
 
 async def test_feed_api_needs_an_account_and_bounds_ids(client) -> None:
     assert (await error_of(await client.get("/api/v1/feeds"), 401))["code"] == "unauthorized"
-    assert (await error_of(await client.post("/api/v1/feeds", json={"kind": "organizer"}), 401))
+    assert await error_of(await client.post("/api/v1/feeds", json={"kind": "organizer"}), 401)
     ada = await token_for(client)
     assert (await error_of(await client.delete("/api/v1/feeds/abc", headers=ada), 422))["field"] == "id"
     assert (await error_of(await client.post("/api/v1/feeds/0/rotate", headers=ada), 422))["field"] == "id"
@@ -310,7 +339,9 @@ async def test_feed_answers_fit_the_documented_schemas(client) -> None:
     for feed in (await (await client.get("/api/v1/feeds", headers=ada)).json())["feeds"]:
         _validator("Feed").validate(feed)
     _validator("Booking").validate(await book(client, ada))
-    _validator("Error").validate(await (await client.get("/feeds/organizer/nothing-here-at-all-1234.ics")).json())
+    _validator("Error").validate(
+        await (await client.get("/feeds/organizer/nothing-here-at-all-1234.ics")).json()
+    )
 
 
 # --------------------------------------------------------------------------- feed contents
@@ -320,18 +351,26 @@ async def test_busy_only_booth_feed_shows_nothing_about_who_or_what(client) -> N
     """Several organizers with distinctive names, companies, e-mails, titles and guests: none of
     those strings (nor their e-mail halves) appears anywhere in the public booth feeds."""
     secrets_shown: list[str] = []
-    slots = [("2027-03-16T15:00:00Z", (CANTINE_A, SF_A)), ("2027-03-16T16:30:00Z", (CANTINE_B, SF_B)),
-             ("2027-03-17T15:00:00Z", (CANTINE_B, SF_A)), ("2027-03-17T16:30:00Z", (CANTINE_A, SF_B)),
-             ("2027-03-18T15:15:00Z", (CANTINE_A, SF_A))]
+    slots = [
+        ("2027-03-16T15:00:00Z", (CANTINE_A, SF_A)),
+        ("2027-03-16T16:30:00Z", (CANTINE_B, SF_B)),
+        ("2027-03-17T15:00:00Z", (CANTINE_B, SF_A)),
+        ("2027-03-17T16:30:00Z", (CANTINE_A, SF_B)),
+        ("2027-03-18T15:15:00Z", (CANTINE_A, SF_A)),
+    ]
     bookings = []
     for i, (start, booths) in enumerate(slots):
         tag = f"zq{uuid.uuid4().hex[:8]}"
         local, domain = f"{tag}mail{i}", f"{tag}dom{i}.example"
-        headers, _ = await new_account(client, name=f"Name{tag} Person", company=f"Company{tag} SAS",
-                                       email=f"{local}@{domain}")
+        headers, _ = await new_account(
+            client, name=f"Name{tag} Person", company=f"Company{tag} SAS", email=f"{local}@{domain}"
+        )
         guest = f"guest{tag}@guest{tag}.example"
-        bookings.append(await book(client, headers, start, booths=booths, title=f"Title{tag}, secret; plan",
-                                   guests=(guest,)))
+        bookings.append(
+            await book(
+                client, headers, start, booths=booths, title=f"Title{tag}, secret; plan", guests=(guest,)
+            )
+        )
         secrets_shown += [f"Name{tag}", f"Company{tag}", local, domain, f"Title{tag}", f"guest{tag}", tag]
     # A cancelled booking stays in the feed (for 30 days) and must not leak either.
     await client.delete(f"/api/v1/bookings/{bookings[-1]['id']}", headers=headers)
@@ -351,8 +390,9 @@ async def test_busy_only_booth_feed_shows_nothing_about_who_or_what(client) -> N
         assert len(blocks) == len(holding)
         assert all("SUMMARY:Booked" in b or "SUMMARY:Cancelled: Booked" in b for b in blocks)
         for name, parsed in parse_everywhere(data).items():
-            assert sorted((e["start_utc"], e["end_utc"]) for e in parsed["events"]) == \
-                sorted((b["start"], b["end"]) for b in holding), (booth, name)
+            assert sorted((e["start_utc"], e["end_utc"]) for e in parsed["events"]) == sorted(
+                (b["start"], b["end"]) for b in holding
+            ), (booth, name)
 
 
 async def test_an_empty_feed_is_a_valid_calendar(client) -> None:
@@ -394,8 +434,14 @@ async def test_etag_304_and_changes_after_reschedule_and_cancel(make_client, dat
     client = await make_client(database_url)
     ada = await token_for(client)
     booking = await book(client, ada)
-    await book(client, ada, "2027-03-17T16:00:00Z", booths=(CANTINE_B, SF_B), title="Other",
-               guests=("bob@example.com",))
+    await book(
+        client,
+        ada,
+        "2027-03-17T16:00:00Z",
+        booths=(CANTINE_B, SF_B),
+        title="Other",
+        guests=("bob@example.com",),
+    )
     path = path_of((await create_feed(client, ada))["https_url"])
     first = await client.get(path)
     etag = first.headers["ETag"]
@@ -412,8 +458,9 @@ async def test_etag_304_and_changes_after_reschedule_and_cancel(make_client, dat
     assert (await client.head(path, headers={"If-None-Match": etag})).status == 304
 
     clock.advance(timedelta(minutes=5))
-    moved = await client.patch(f"/api/v1/bookings/{booking['id']}", headers=ada,
-                               json={"start": "2027-03-16T15:00:00Z"})
+    moved = await client.patch(
+        f"/api/v1/bookings/{booking['id']}", headers=ada, json={"start": "2027-03-16T15:00:00Z"}
+    )
     assert moved.status == 200, await moved.text()
     after_move = await client.get(path, headers={"If-None-Match": etag})
     assert after_move.status == 200
@@ -450,7 +497,10 @@ async def test_if_modified_since(client, clock) -> None:
         return (await client.get(path, headers=headers)).status
 
     assert await status(**{"If-Modified-Since": last_modified}) == 304
-    assert await status(**{"If-Modified-Since": format_datetime(stamp - timedelta(seconds=1), usegmt=True)}) == 200
+    assert (
+        await status(**{"If-Modified-Since": format_datetime(stamp - timedelta(seconds=1), usegmt=True)})
+        == 200
+    )
     clock.advance(timedelta(hours=1))
     later = format_datetime(stamp + timedelta(minutes=30), usegmt=True)
     assert await status(**{"If-Modified-Since": later}) == 304
@@ -458,12 +508,19 @@ async def test_if_modified_since(client, clock) -> None:
     assert await status(**{"If-Modified-Since": stamp.strftime("%A, %d-%b-%y %H:%M:%S GMT")}) == 304
     assert await status(**{"If-Modified-Since": stamp.strftime("%a %b %e %H:%M:%S %Y")}) == 304
     # Unreadable, impossible or future dates are ignored: the full feed.
-    for bad in ("yesterday", "Tue, 31 Feb 2027 10:00:00 GMT", "Tue, 16 Mar 2027 10:00:00 +0100", "",
-                format_datetime(clock.now() + timedelta(days=1), usegmt=True)):
+    for bad in (
+        "yesterday",
+        "Tue, 31 Feb 2027 10:00:00 GMT",
+        "Tue, 16 Mar 2027 10:00:00 +0100",
+        "",
+        format_datetime(clock.now() + timedelta(days=1), usegmt=True),
+    ):
         assert await status(**{"If-Modified-Since": bad}) == 200, bad
     # If-None-Match wins over If-Modified-Since, both ways.
     assert await status(**{"If-None-Match": '"other"', "If-Modified-Since": later}) == 200
-    assert await status(**{"If-None-Match": etag, "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}) == 304
+    assert (
+        await status(**{"If-None-Match": etag, "If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}) == 304
+    )
 
     # A change makes the old date too old.
     clock.advance(timedelta(minutes=1))
@@ -502,11 +559,15 @@ async def test_a_booking_moved_to_another_booth_leaves_that_booths_feed(client, 
     first = await client.get(f"/feeds/booths/{CANTINE_A}.ics")
     etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
     clock.advance(timedelta(minutes=1))
-    moved = await client.patch(f"/api/v1/bookings/{booking['id']}", headers=ada, json={"booths": [CANTINE_B, SF_A]})
+    moved = await client.patch(
+        f"/api/v1/bookings/{booking['id']}", headers=ada, json={"booths": [CANTINE_B, SF_A]}
+    )
     assert moved.status == 200, await moved.text()
     clock.advance(timedelta(seconds=2))
     assert (await client.get(f"/feeds/booths/{CANTINE_A}.ics", headers={"If-None-Match": etag})).status == 200
-    response = await client.get(f"/feeds/booths/{CANTINE_A}.ics", headers={"If-Modified-Since": last_modified})
+    response = await client.get(
+        f"/feeds/booths/{CANTINE_A}.ics", headers={"If-Modified-Since": last_modified}
+    )
     assert response.status == 200
     assert "BEGIN:VEVENT" not in unfold(await response.read())
 
@@ -531,14 +592,19 @@ async def test_a_304_loads_and_renders_no_booking(client, clock, monkeypatch) ->
 
 async def _versions(client: TestClient[Any, Any]) -> dict[tuple[str, int], int]:
     async with client.app[DATABASE].read() as session:
-        rows = (await session.execute(select(FeedVersionRow.kind, FeedVersionRow.subject_id,
-                                             FeedVersionRow.version))).all()
+        rows = (
+            await session.execute(
+                select(FeedVersionRow.kind, FeedVersionRow.subject_id, FeedVersionRow.version)
+            )
+        ).all()
     return {(kind, subject_id): version for kind, subject_id, version in rows}
 
 
 async def _ada_id(client: TestClient[Any, Any]) -> int:
     async with client.app[DATABASE].read() as session:
-        found = await session.scalar(select(AccountRow.id).where(AccountRow.email == "ada@demo.sebastian.example"))
+        found = await session.scalar(
+            select(AccountRow.id).where(AccountRow.email == "ada@demo.sebastian.example")
+        )
     assert found is not None
     return found
 
@@ -565,11 +631,16 @@ async def test_a_write_raises_feed_versions_in_its_own_transaction(make_client, 
         seen: dict[tuple[str, int], int] = {}
         try:
             async with database.write() as session:
-                await session.execute(update(BookingRow).where(BookingRow.id == booking["id"]).values(title=title))
+                await session.execute(
+                    update(BookingRow).where(BookingRow.id == booking["id"]).values(title=title)
+                )
                 if not database.is_sqlite:
-                    await session.execute(sql_text("SET CONSTRAINTS ALL IMMEDIATE"))  # run the deferred triggers now
-                rows = await session.execute(select(FeedVersionRow.kind, FeedVersionRow.subject_id,
-                                                    FeedVersionRow.version))
+                    await session.execute(
+                        sql_text("SET CONSTRAINTS ALL IMMEDIATE")
+                    )  # run the deferred triggers now
+                rows = await session.execute(
+                    select(FeedVersionRow.kind, FeedVersionRow.subject_id, FeedVersionRow.version)
+                )
                 seen = {(kind, subject_id): version for kind, subject_id, version in rows}
                 if roll_back:
                     raise _RollBack
@@ -580,7 +651,9 @@ async def test_a_write_raises_feed_versions_in_its_own_transaction(make_client, 
     inside = await retitle("Rolled back", roll_back=True)
     assert all(inside[s] > before[s] for s in subjects), (before, inside)
     assert await _versions(client) == before
-    assert (await (await client.get(f"/api/v1/bookings/{booking['id']}", headers=ada)).json())["title"] == "Pitch"
+    assert (await (await client.get(f"/api/v1/bookings/{booking['id']}", headers=ada)).json())[
+        "title"
+    ] == "Pitch"
 
     await retitle("Kept", roll_back=False)
     after = await _versions(client)
@@ -591,7 +664,10 @@ async def test_a_write_raises_feed_versions_in_its_own_transaction(make_client, 
     async with database.write() as session:
         await session.execute(update(AccountRow).where(AccountRow.id == ada_id).values(name="Ada King"))
     renamed = await _versions(client)
-    assert renamed[("venue", 1)] > after[("venue", 1)] and renamed[("organizer", ada_id)] > after[("organizer", ada_id)]
+    assert (
+        renamed[("venue", 1)] > after[("venue", 1)]
+        and renamed[("organizer", ada_id)] > after[("organizer", ada_id)]
+    )
     assert renamed[("booth", CANTINE_A)] == after[("booth", CANTINE_A)]  # busy-only: no names
 
 
@@ -629,7 +705,9 @@ async def test_reschedule_and_cancel_change_the_booth_feed(make_client, database
     assert (await client.get(path, headers={"If-None-Match": etag})).status == 304
 
     clock.advance(timedelta(minutes=1))
-    moved = await client.patch(f"/api/v1/bookings/{booking['id']}", headers=ada, json={"start": "2027-03-16T15:00:00Z"})
+    moved = await client.patch(
+        f"/api/v1/bookings/{booking['id']}", headers=ada, json={"start": "2027-03-16T15:00:00Z"}
+    )
     assert moved.status == 200, await moved.text()
     clock.advance(timedelta(seconds=2))
     assert (await client.get(path, headers={"If-Modified-Since": last_modified})).status == 200
@@ -671,13 +749,19 @@ async def test_the_utc_day_boundary_changes_the_etag(make_client, database_url, 
 def test_http_date_parsing_and_entity_tags() -> None:
     now = parsedate_to_datetime("Mon, 01 Mar 2027 12:00:00 GMT")
     expected = parsedate_to_datetime("Sun, 06 Nov 1994 08:49:37 GMT")
-    for text in ("Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"):
+    for text in (
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+    ):
         assert api_calendars.parse_http_date(text, now) == expected, text
     # RFC 850 years: at most 50 years ahead, else the century before.
-    assert api_calendars.parse_http_date("Thursday, 01-Jan-70 00:00:00 GMT", now) == \
-        parsedate_to_datetime("Thu, 01 Jan 2070 00:00:00 GMT")
-    assert api_calendars.parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now) == \
-        parsedate_to_datetime("Fri, 01 Jan 1999 00:00:00 GMT")
+    assert api_calendars.parse_http_date("Thursday, 01-Jan-70 00:00:00 GMT", now) == parsedate_to_datetime(
+        "Thu, 01 Jan 2070 00:00:00 GMT"
+    )
+    assert api_calendars.parse_http_date("Friday, 01-Jan-99 00:00:00 GMT", now) == parsedate_to_datetime(
+        "Fri, 01 Jan 1999 00:00:00 GMT"
+    )
     for bad in ("", "Sun, 06 Nov 1994 08:49:37 +0000", "Sun, 06 Nov 1994 25:49:37 GMT", "06 Nov 1994"):
         assert api_calendars.parse_http_date(bad, now) is None, bad
     assert api_calendars._entity_tags('"a", W/"b",  "c"') == ["a", "b", "c"]
@@ -704,7 +788,10 @@ async def test_freebusy_of_a_booth(client) -> None:
     for name, parsed in parse_everywhere(data).items():
         (freebusy,) = parsed["freebusy"]
         # Local midnights of Paris (CET, UTC+1) bound the range.
-        assert (freebusy["start_utc"], freebusy["end_utc"]) == ("2027-03-15T23:00:00Z", "2027-03-18T23:00:00Z")
+        assert (freebusy["start_utc"], freebusy["end_utc"]) == (
+            "2027-03-15T23:00:00Z",
+            "2027-03-18T23:00:00Z",
+        )
         assert freebusy["periods"] == [[first["start"], first["end"]], [second["start"], second["end"]]], name
 
 
@@ -751,7 +838,9 @@ async def test_access_log_never_shows_a_feed_token(sqlite_url, clock) -> None:
         assert (await client.get(path_of(feed["https_url"]) + "?x=1")).status == 200
         assert (await client.get(path_of(venue["https_url"]))).status == 200
         assert (await client.get(f"/feeds/booths/{CANTINE_A}.ics")).status == 200
-        assert (await client.get(f"/feeds/booths/{CANTINE_A}/freebusy.ics?from=2027-03-16&to=2027-03-16")).status == 200
+        assert (
+            await client.get(f"/feeds/booths/{CANTINE_A}/freebusy.ics?from=2027-03-16&to=2027-03-16")
+        ).status == 200
         rotated = await (await client.post(f"/api/v1/feeds/{feed['id']}/rotate", headers=ada)).json()
         assert (await client.get(path_of(feed["https_url"]))).status == 404
     finally:
@@ -764,6 +853,8 @@ async def test_access_log_never_shows_a_feed_token(sqlite_url, clock) -> None:
     assert '"GET /feeds/organizer/[redacted].ics HTTP/1.1" 404' in log_text
     # The public booth feed's id is not a secret: shown or redacted (the pattern goes by path
     # shape), either is fine as long as the line is there.
-    assert ('"GET /feeds/booths/1.ics HTTP/1.1" 200' in log_text
-            or '"GET /feeds/booths/[redacted].ics HTTP/1.1" 200' in log_text)
+    assert (
+        '"GET /feeds/booths/1.ics HTTP/1.1" 200' in log_text
+        or '"GET /feeds/booths/[redacted].ics HTTP/1.1" 200' in log_text
+    )
     assert "/freebusy.ics?from=2027-03-16&to=2027-03-16" in log_text

@@ -25,9 +25,17 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return environ | {"PYTHONPATH": str(ROOT)} | (extra or {})
 
 
-def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "booth_server.cli", *args], capture_output=True, text=True,
-                          env=clean_env(env), cwd=cwd, timeout=60)
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "booth_server.cli", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(env),
+        cwd=cwd,
+        timeout=60,
+    )
 
 
 def test_migrate_then_demo_twice_is_idempotent(tmp_path: Path) -> None:
@@ -38,7 +46,9 @@ def test_migrate_then_demo_twice_is_idempotent(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "ada@demo.sebastian.example" in result.stdout
     with sqlite3.connect(db) as conn:
-        counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("venues", "booths", "accounts")]
+        counts = [
+            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("venues", "booths", "accounts")
+        ]
     assert counts == [2, 4, 4]
 
 
@@ -86,9 +96,22 @@ def _free_port() -> int:
 def test_serve_with_demo_and_shifted_clock(tmp_path: Path) -> None:
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "booth_server.cli", "--demo", "--port", str(port),
-         "--database", f"sqlite:///{tmp_path / 's.db'}", "--clock-start", "2027-03-14T09:59:00Z"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_env(),
+        [
+            sys.executable,
+            "-m",
+            "booth_server.cli",
+            "--demo",
+            "--port",
+            str(port),
+            "--database",
+            f"sqlite:///{tmp_path / 's.db'}",
+            "--clock-start",
+            "2027-03-14T09:59:00Z",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
     )
     try:
         deadline = time.monotonic() + 30

@@ -34,18 +34,24 @@ def expected_media_tests() -> int:
     pattern = re.compile(r"^(?:async )?def test_", re.MULTILINE)
     return sum(len(pattern.findall(path.read_text())) for path in MEDIA_DIR.glob("test_*.py"))
 
+
 INNER_TIMEOUT = 540  # seconds; a whole run takes well under a minute here
 
 
 def _require_namespace_and_browser() -> None:
     for tool in ("unshare", "ip"):
         if shutil.which(tool) is None:
-            missing_service("A loopback-only network namespace", f"`{tool}` is not installed (util-linux, iproute2)")
-    probe = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True, text=True,
-                           timeout=30)
+            missing_service(
+                "A loopback-only network namespace", f"`{tool}` is not installed (util-linux, iproute2)"
+            )
+    probe = subprocess.run(
+        ["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True, text=True, timeout=30
+    )
     if probe.returncode != 0:
-        missing_service("A loopback-only network namespace",
-                        f"`unshare -n` is not permitted here: {probe.stderr.strip() or probe.returncode}")
+        missing_service(
+            "A loopback-only network namespace",
+            f"`unshare -n` is not permitted here: {probe.stderr.strip() or probe.returncode}",
+        )
     if not Path(CHROMIUM).exists():
         missing_service("Chromium", f"{CHROMIUM} does not exist (apt-get install chromium)")
     try:
@@ -68,13 +74,26 @@ def test_media_suite_runs_in_a_loopback_only_namespace() -> None:
         pytest.skip("already inside the media namespace")
     _require_namespace_and_browser()
     command = [
-        "unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"',
-        sys.executable, "-m", "pytest", "tests/media", "-p", "no:cacheprovider", "-q", "-rfEs",
+        "unshare",
+        "-n",
+        "sh",
+        "-c",
+        'ip link set lo up && exec "$0" "$@"',
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/media",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rfEs",
     ]
     env = {**os.environ, "SEBASTIAN_IN_NETNS": "1", "PYTHONUNBUFFERED": "1"}
     started = time.monotonic()
     try:
-        inner = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=INNER_TIMEOUT)
+        inner = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=INNER_TIMEOUT
+        )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
         pytest.fail(f"the media run took over {INNER_TIMEOUT} s:\n{out[-20000:]}")

@@ -41,15 +41,33 @@ def _validator(schema_name: str) -> Draft202012Validator:
 
 async def test_answers_fit_the_documented_schemas(client) -> None:
     headers = await token_for(client)
-    response = await client.post("/api/v1/bookings", headers=headers, json={
-        "booths": [CANTINE_A, SF_A], "start": "2027-03-16T16:00:00Z", "duration_minutes": 60, "title": "Pitch"})
+    response = await client.post(
+        "/api/v1/bookings",
+        headers=headers,
+        json={
+            "booths": [CANTINE_A, SF_A],
+            "start": "2027-03-16T16:00:00Z",
+            "duration_minutes": 60,
+            "title": "Pitch",
+        },
+    )
     _validator("Booking").validate(await response.json())
-    conflict = await client.post("/api/v1/bookings", headers=headers, json={
-        "booths": [CANTINE_A, SF_A], "start": "2027-03-16T16:00:00Z", "duration_minutes": 60, "title": "Pitch"})
+    conflict = await client.post(
+        "/api/v1/bookings",
+        headers=headers,
+        json={
+            "booths": [CANTINE_A, SF_A],
+            "start": "2027-03-16T16:00:00Z",
+            "duration_minutes": 60,
+            "title": "Pitch",
+        },
+    )
     _validator("Error").validate(await conflict.json())
     for venue in (await (await client.get("/api/v1/venues")).json())["venues"]:
         _validator("Venue").validate(venue)
-    slots = (await (await client.get("/api/v1/availability?booths=1,3&from=2027-03-17&to=2027-03-17")).json())["slots"]
+    slots = (
+        await (await client.get("/api/v1/availability?booths=1,3&from=2027-03-17&to=2027-03-17")).json()
+    )["slots"]
     assert slots
     for slot in slots:
         _validator("Slot").validate(slot)

@@ -20,20 +20,42 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(ROOT)], check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     (found,) = out.glob("*.whl")
     return found
 
 
 def test_wheel_carries_everything_the_server_reads_at_run_time(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("booth_server/openapi.json", "scheduler/migrations/env.py",
-                     "scheduler/migrations/versions/0001_initial.py", "webrtc/schemas/index.json"):
+    for required in (
+        "booth_server/openapi.json",
+        "scheduler/migrations/env.py",
+        "scheduler/migrations/versions/0001_initial.py",
+        "webrtc/schemas/index.json",
+    ):
         assert required in names, required
     static = {n for n in names if n.startswith("booth_server/static/")}
-    shipped = {f"booth_server/static/{p.relative_to(ROOT / 'static')}" for p in (ROOT / "static").rglob("*")
-               if p.is_file()}
+    shipped = {
+        f"booth_server/static/{p.relative_to(ROOT / 'static')}"
+        for p in (ROOT / "static").rglob("*")
+        if p.is_file()
+    }
     assert shipped and shipped <= static, shipped - static
     migrations = {p.name for p in (ROOT / "scheduler/migrations/versions").glob("0*.py")}
     assert {f"scheduler/migrations/versions/{m}" for m in migrations} <= names
@@ -42,20 +64,43 @@ def test_wheel_carries_everything_the_server_reads_at_run_time(wheel: Path) -> N
 def test_installed_wheel_serves_from_any_directory(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     # System site-packages supply the dependencies offline; the wheel itself goes into the venv.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
-    pip = [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)]
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120
+    )
+    pip = [
+        str(venv / "bin/python"),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--force-reinstall",
+        str(wheel),
+    ]
     subprocess.run(pip, check=True, timeout=300, capture_output=True)
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOOTH_") and k != "PYTHONPATH"}
-    where = subprocess.run([str(venv / "bin/python"), "-c", "import booth_server; print(booth_server.__file__)"],
-                           cwd=workdir, env=env, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [str(venv / "bin/python"), "-c", "import booth_server; print(booth_server.__file__)"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert where.stdout.startswith(str(venv)), where.stdout
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([str(venv / "bin/booth-server"), "--demo", "--port", str(port)], cwd=workdir, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [str(venv / "bin/booth-server"), "--demo", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 40
         while True:

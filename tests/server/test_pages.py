@@ -42,8 +42,13 @@ async def test_static_files_revalidate_and_stay_inside_static(client: Any) -> No
     again = await client.get("/static/booking.js", headers={"If-None-Match": etag})
     assert again.status == 304
     assert (await client.get("/static/style.css")).headers["Content-Type"].startswith("text/css")
-    for bad in ("/static/..%2Fsetup.cfg", "/static/.hidden.js", "/static/app.py", "/static/nothing.js",
-                "/static/%2e%2e%2fbooth_server%2fapp.py"):
+    for bad in (
+        "/static/..%2Fsetup.cfg",
+        "/static/.hidden.js",
+        "/static/app.py",
+        "/static/nothing.js",
+        "/static/%2e%2e%2fbooth_server%2fapp.py",
+    ):
         assert (await client.get(bad)).status == 404, bad
 
 
@@ -69,11 +74,21 @@ def test_language_negotiation() -> None:
 
 async def test_kiosk_display_api_needs_a_live_device_key(client: Any) -> None:
     ada = await token_for(client, ADA)
-    booked = await client.post("/api/v1/bookings", headers=ada, json={
-        "booths": [CANTINE_A, SF_A], "start": "2027-03-01T16:00:00Z", "duration_minutes": 60, "title": "Demo day"})
+    booked = await client.post(
+        "/api/v1/bookings",
+        headers=ada,
+        json={
+            "booths": [CANTINE_A, SF_A],
+            "start": "2027-03-01T16:00:00Z",
+            "duration_minutes": 60,
+            "title": "Demo day",
+        },
+    )
     assert booked.status == 201
     admin = await token_for(client, ADMIN)
-    key = (await (await client.post(f"/api/v1/booths/{CANTINE_A}/device-key", headers=admin)).json())["device_key"]
+    key = (await (await client.post(f"/api/v1/booths/{CANTINE_A}/device-key", headers=admin)).json())[
+        "device_key"
+    ]
 
     assert (await client.get("/api/v1/kiosk")).status == 401
     assert (await client.get("/api/v1/kiosk", headers={"Authorization": "Device dk_wrong"})).status == 401
@@ -83,7 +98,10 @@ async def test_kiosk_display_api_needs_a_live_device_key(client: Any) -> None:
     assert body["booth"]["name"] == "Cantine A" and body["server_time"].startswith("2027-03-01T12:0")
     (session,) = body["sessions"]
     assert session["title"] == "Demo day" and session["organizer"]["company"] == "Analytical Engines SAS"
-    assert [b["local"]["start"] for b in session["booths"]] == ["2027-03-01T17:00:00+01:00", "2027-03-01T08:00:00-08:00"]
+    assert [b["local"]["start"] for b in session["booths"]] == [
+        "2027-03-01T17:00:00+01:00",
+        "2027-03-01T08:00:00-08:00",
+    ]
 
     assert (await client.delete(f"/api/v1/booths/{CANTINE_A}/device-key", headers=admin)).status == 204
     refused = await client.get("/api/v1/kiosk", headers={"Authorization": f"Device {key}"})

@@ -49,7 +49,9 @@ def upgrade() -> None:
     op.create_table(
         "blackouts",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("venue_id", sa.Integer, sa.ForeignKey("venues.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "venue_id", sa.Integer, sa.ForeignKey("venues.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         sa.Column("start_at", UTCDateTime, nullable=False),
         sa.Column("end_at", UTCDateTime, nullable=False),
         sa.Column("reason", sa.String(200), nullable=False),
@@ -75,7 +77,13 @@ def upgrade() -> None:
     op.create_table(
         "access_tokens",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "account_id",
+            sa.Integer,
+            sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
@@ -104,7 +112,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "booth_holds",
-        sa.Column("booking_id", sa.Integer, sa.ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "booking_id", sa.Integer, sa.ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("booth_id", sa.Integer, sa.ForeignKey("booths.id"), primary_key=True, index=True),
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("start_at", UTCDateTime, nullable=False),

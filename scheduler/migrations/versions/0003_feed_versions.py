@@ -59,9 +59,13 @@ def _sqlite_bump(kind: str, select: str) -> str:
 
 def _sqlite_booking_subjects(booking: str, at: str) -> str:
     """Booths and venues of the booking ``booking`` (an SQL expression), bumped at ``at``."""
-    booths = f"SELECT h.booth_id AS subject_id, {at} AS at FROM booth_holds AS h WHERE h.booking_id = {booking}"
-    venues = (f"SELECT b.venue_id AS subject_id, {at} AS at FROM booth_holds AS h "
-              f"JOIN booths AS b ON b.id = h.booth_id WHERE h.booking_id = {booking}")
+    booths = (
+        f"SELECT h.booth_id AS subject_id, {at} AS at FROM booth_holds AS h WHERE h.booking_id = {booking}"
+    )
+    venues = (
+        f"SELECT b.venue_id AS subject_id, {at} AS at FROM booth_holds AS h "
+        f"JOIN booths AS b ON b.id = h.booth_id WHERE h.booking_id = {booking}"
+    )
     return _sqlite_bump("booth", booths) + _sqlite_bump("venue", venues)
 
 
@@ -70,9 +74,13 @@ def _sqlite_hold(row: str) -> str:
     at = f"coalesce((SELECT updated_at FROM bookings WHERE id = {row}.booking_id), {_SQLITE_NOW})"
     return (
         _sqlite_bump("booth", f"SELECT {row}.booth_id AS subject_id, {at} AS at")
-        + _sqlite_bump("venue", f"SELECT venue_id AS subject_id, {at} AS at FROM booths WHERE id = {row}.booth_id")
-        + _sqlite_bump("organizer", f"SELECT organizer_id AS subject_id, {at} AS at FROM bookings "
-                                    f"WHERE id = {row}.booking_id")
+        + _sqlite_bump(
+            "venue", f"SELECT venue_id AS subject_id, {at} AS at FROM booths WHERE id = {row}.booth_id"
+        )
+        + _sqlite_bump(
+            "organizer",
+            f"SELECT organizer_id AS subject_id, {at} AS at FROM bookings WHERE id = {row}.booking_id",
+        )
     )
 
 
@@ -83,8 +91,11 @@ _SQLITE_TRIGGERS = {
     ),
     "feed_versions_booking_update": (
         "AFTER UPDATE ON bookings",
-        _sqlite_bump("organizer", "SELECT NEW.organizer_id AS subject_id, NEW.updated_at AS at "
-                                  "UNION SELECT OLD.organizer_id, NEW.updated_at")
+        _sqlite_bump(
+            "organizer",
+            "SELECT NEW.organizer_id AS subject_id, NEW.updated_at AS at "
+            "UNION SELECT OLD.organizer_id, NEW.updated_at",
+        )
         + _sqlite_booking_subjects("NEW.id", "NEW.updated_at"),
     ),
     "feed_versions_booking_delete": (
@@ -98,9 +109,12 @@ _SQLITE_TRIGGERS = {
         "AFTER UPDATE OF name, email, company ON accounts "
         "WHEN NEW.name IS NOT OLD.name OR NEW.email IS NOT OLD.email OR NEW.company IS NOT OLD.company",
         _sqlite_bump("organizer", f"SELECT NEW.id AS subject_id, {_SQLITE_NOW} AS at")
-        + _sqlite_bump("venue", f"SELECT b.venue_id AS subject_id, {_SQLITE_NOW} AS at FROM bookings AS k "
-                                "JOIN booth_holds AS h ON h.booking_id = k.id JOIN booths AS b ON b.id = h.booth_id "
-                                "WHERE k.organizer_id = NEW.id"),
+        + _sqlite_bump(
+            "venue",
+            f"SELECT b.venue_id AS subject_id, {_SQLITE_NOW} AS at FROM bookings AS k "
+            "JOIN booth_holds AS h ON h.booking_id = k.id JOIN booths AS b ON b.id = h.booth_id "
+            "WHERE k.organizer_id = NEW.id",
+        ),
     ),
 }
 
@@ -229,8 +243,12 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER feed_versions_account ON accounts")
         op.execute("DROP TRIGGER feed_versions_hold ON booth_holds")
         op.execute("DROP TRIGGER feed_versions_booking ON bookings")
-        for function in ("feed_versions_account()", "feed_versions_hold()", "feed_versions_booking()",
-                         "feed_versions_bump(text, timestamptz)"):
+        for function in (
+            "feed_versions_account()",
+            "feed_versions_hold()",
+            "feed_versions_booking()",
+            "feed_versions_bump(text, timestamptz)",
+        ):
             op.execute(f"DROP FUNCTION {function}")
     else:
         for name in _SQLITE_TRIGGERS:
