@@ -49,6 +49,8 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from booth_server.cli import event_loop  # noqa: E402
+
 SIGNALLING_PATH = "/api/v1/signalling"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -116,15 +118,7 @@ def serve_bare(port: int) -> None:
     app = web.Application()
     app.router.add_get(SIGNALLING_PATH, relay)
     app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=port, loop=new_loop(), print=None, access_log=None)
-
-
-def new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+    web.run_app(app, host="127.0.0.1", port=port, loop=event_loop(), print=None, access_log=None)
 
 
 # --- the project's server (a subprocess) -------------------------------------------------------
@@ -693,9 +687,4 @@ if __name__ == "__main__":
     async def bounded() -> None:
         await asyncio.wait_for(main(arguments), arguments.max_seconds)
 
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(bounded())
-    else:
-        uvloop.run(bounded())
+    event_loop().run_until_complete(bounded())

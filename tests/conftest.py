@@ -108,6 +108,13 @@ async def client(make_client: AppFactory, sqlite_url: str) -> TestClient[Any, An
     return await make_client(sqlite_url)
 
 
+def booking(
+    start: str, *, booths: tuple[int, ...] = (CANTINE_A, SF_A), minutes: int = 60, **extra: Any
+) -> dict[str, Any]:
+    """The body of a booking request: Cantine A with SF A, an hour, unless told otherwise."""
+    return {"booths": list(booths), "start": start, "duration_minutes": minutes, "title": "Pitch", **extra}
+
+
 async def token_for(
     client: TestClient[Any, Any], email: str = ADA, password: str = DEMO_PASSWORD
 ) -> dict[str, str]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.conftest import ADA, ADMIN, CANTINE_A, CANTINE_B, SF_A, SF_B, STAFF_PARIS, STAFF_SF, token_for
-
-
-def booking(
-    start: str, *, booths: tuple[int, ...] = (CANTINE_A, SF_A), minutes: int = 60, **extra: Any
-) -> dict[str, Any]:
-    return {"booths": list(booths), "start": start, "duration_minutes": minutes, "title": "Pitch", **extra}
+from tests.conftest import (
+    ADA,
+    ADMIN,
+    CANTINE_A,
+    CANTINE_B,
+    SF_B,
+    STAFF_PARIS,
+    STAFF_SF,
+    booking,
+    token_for,
+)
 
 
 @pytest.mark.parametrize(

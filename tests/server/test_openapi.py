@@ -9,7 +9,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from booth_server.app import openapi_document
-from tests.conftest import CANTINE_A, SF_A, token_for
+from tests.conftest import booking, token_for
 
 
 def _documented() -> set[tuple[str, str]]:
@@ -41,27 +41,9 @@ def _validator(schema_name: str) -> Draft202012Validator:
 
 async def test_answers_fit_the_documented_schemas(client) -> None:
     headers = await token_for(client)
-    response = await client.post(
-        "/api/v1/bookings",
-        headers=headers,
-        json={
-            "booths": [CANTINE_A, SF_A],
-            "start": "2027-03-16T16:00:00Z",
-            "duration_minutes": 60,
-            "title": "Pitch",
-        },
-    )
+    response = await client.post("/api/v1/bookings", headers=headers, json=booking("2027-03-16T16:00:00Z"))
     _validator("Booking").validate(await response.json())
-    conflict = await client.post(
-        "/api/v1/bookings",
-        headers=headers,
-        json={
-            "booths": [CANTINE_A, SF_A],
-            "start": "2027-03-16T16:00:00Z",
-            "duration_minutes": 60,
-            "title": "Pitch",
-        },
-    )
+    conflict = await client.post("/api/v1/bookings", headers=headers, json=booking("2027-03-16T16:00:00Z"))
     _validator("Error").validate(await conflict.json())
     for venue in (await (await client.get("/api/v1/venues")).json())["venues"]:
         _validator("Venue").validate(venue)
