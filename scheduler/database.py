@@ -12,7 +12,13 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from .errors import InvalidInput
 
@@ -34,6 +40,10 @@ def normalize_url(url: str) -> str:
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     raise InvalidInput(f"unsupported database {backend!r}: use sqlite:/// or postgresql://", field="database")
+
+
+#: Execution option of Database.read_one's connections: no BEGIN/COMMIT around the statement.
+_SINGLE_STATEMENT = "sebastian_single_statement"
 
 
 def safe_url(url: str) -> str:
@@ -64,6 +74,8 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_SINGLE_STATEMENT):
+            return  # SQLite runs a lone statement in its own implicit read transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -108,6 +120,19 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._read() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def read_one(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for ONE read statement, the cheapest read there is, for polling paths.
+
+        The statement sees committed data as a whole, like any SQL statement; two statements on
+        this connection may see different data, so use :meth:`read` for more than one.
+        """
+        async with self.reader.connect() as connection:
+            if self.is_sqlite:
+                # Saves the BEGIN and COMMIT round trips through aiosqlite's thread.
+                connection = await connection.execution_options(**{_SINGLE_STATEMENT: True})
+            yield connection
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration."""

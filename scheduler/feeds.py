@@ -286,8 +286,7 @@ class FeedRepository:
                 FeedTokenRow.revoked_at.is_(None),
             )
         )
-        async with self.db.read() as session:
-            connection = await session.connection()
+        async with self.db.read_one() as connection:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
@@ -299,8 +298,7 @@ class FeedRepository:
 
     async def version(self, subject: FeedSubject) -> FeedVersion:
         """The feed's version (one primary-key read): what a poll compares."""
-        async with self.db.read() as session:
-            connection = await session.connection()
+        async with self.db.read_one() as connection:
             return _version_of(
                 (await connection.execute(_version_query(subject.kind, subject.subject_id))).first()
             )
