@@ -9,6 +9,7 @@ from aiohttp import web
 from scheduler import zones
 from scheduler.errors import InvalidInput
 
+from . import auth
 from . import validation as v
 from .keys import CLOCK, STORE
 from .serialize import booth_json, local, venue_json, z
@@ -42,8 +43,19 @@ async def availability(request: web.Request) -> web.Response:
         raise InvalidInput(
             f"timezone {days_tz!r} is not an IANA time zone", field="timezone", code="unknown_timezone"
         )
+    ignore_booking = None
+    if "ignore_booking" in query:
+        # Only someone who may see the booking learns where its holds are.
+        ignore_booking = v.integer(query["ignore_booking"], "ignore_booking", low=1, high=2**31 - 1)
+        await request.app[STORE].booking(ignore_booking, await auth.require_account(request))
     booths, slots = await request.app[STORE].availability(
-        booth_ids, day_from, day_to, timedelta(minutes=duration), request.app[CLOCK].now(), days_tz
+        booth_ids,
+        day_from,
+        day_to,
+        timedelta(minutes=duration),
+        request.app[CLOCK].now(),
+        days_tz,
+        ignore_booking=ignore_booking,
     )
     return web.json_response(
         {

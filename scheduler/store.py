@@ -319,7 +319,9 @@ class Store:
         duration: timedelta,
         now: datetime,
         days_tz: str | None = None,
+        ignore_booking: int | None = None,
     ) -> tuple[tuple[Booth, ...], list[Slot]]:
+        """Free common slots; ``ignore_booking`` frees that booking's own holds (to reschedule it)."""
         booths = self._pick(await self.catalog(), booth_ids)
         async with self.db.read() as session:
             tz = days_tz or booths[0].venue.timezone
@@ -327,7 +329,7 @@ class Store:
                 datetime.combine(day_from, datetime.min.time(), now.tzinfo) - timedelta(days=2),
                 datetime.combine(day_to, datetime.min.time(), now.tzinfo) + timedelta(days=3),
             )
-            busy = await self._busy(session, booth_ids, window)
+            busy = [b for b in await self._busy(session, booth_ids, window) if b.booking_id != ignore_booking]
         return booths, rules.available_slots(booths, day_from, day_to, duration, busy, now, days_tz=tz)
 
     async def _busy(self, session: AsyncSession, booth_ids: Iterable[int], window: TimeRange) -> list[Busy]:

@@ -271,6 +271,8 @@ async function loadSlots() {
   const query = new URLSearchParams({
     booths: `${boothA},${boothB}`, from: state.week, to: tm.addDays(state.week, 6), duration: String(duration),
   });
+  // While moving a booking, its own place counts as free.
+  if (state.reschedule) query.set('ignore_booking', String(state.reschedule.id));
   try {
     const answer = await get(`/api/v1/availability?${query}`);
     if (mine !== slotRequest) return;
@@ -524,7 +526,7 @@ function startReschedule(booking) {
 
 function stopReschedule() {
   state.reschedule = null;
-  renderWeek();
+  loadSlots(); // the booking's own place is taken again
 }
 
 function askCancel(booking) {

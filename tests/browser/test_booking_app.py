@@ -124,8 +124,11 @@ async def test_reschedule_then_cancel(client: Any, new_page: Any) -> None:
     # A viewer in Paris sees no third "your time" line: it would repeat Paris.
     assert await card.locator(".when-you").count() == 0
 
+    assert await page.locator(f'.slot[data-start="{PITCH_START}"]').count() == 0  # booked
     await card.get_by_role("button", name="Reschedule").click()
     await page.wait_for_selector("#reschedule-banner:not([hidden])")
+    # While it moves, the session's own place is offered again.
+    await page.wait_for_selector(f'.slot[data-start="{PITCH_START}"]')
     await page.click('.slot[data-start="2027-03-17T16:30:00Z"]')
     assert await page.inner_text("#book-dialog-title") == "Move the session here"
     await page.click("#book-form [type=submit]")

@@ -400,3 +400,20 @@ async def test_booking_flow_on_postgres(make_client, postgres_url) -> None:
     assert (
         await client.post("/api/v1/bookings", headers=headers, json=booking("2027-03-16T16:45:00Z"))
     ).status == 201
+
+
+async def test_availability_for_a_reschedule_frees_the_booking_s_own_place(client) -> None:
+    headers = await token_for(client)
+    created = await (
+        await client.post("/api/v1/bookings", headers=headers, json=booking("2027-03-16T16:00:00Z"))
+    ).json()
+    url = "/api/v1/availability?booths=1,3&from=2027-03-16&to=2027-03-16&duration=60"
+    taken = {s["start"] for s in (await (await client.get(url)).json())["slots"]}
+    assert "2027-03-16T16:00:00Z" not in taken
+    moving = await client.get(f"{url}&ignore_booking={created['id']}", headers=headers)
+    assert "2027-03-16T16:00:00Z" in {s["start"] for s in (await moving.json())["slots"]}
+    assert (await client.get(f"{url}&ignore_booking={created['id']}")).status == 401
+    register = {"email": "eve@example.com", "password": "long enough pw", "name": "Eve"}
+    assert (await client.post("/api/v1/accounts", json=register)).status == 201
+    eve = await token_for(client, "eve@example.com", "long enough pw")
+    assert (await client.get(f"{url}&ignore_booking={created['id']}", headers=eve)).status == 404
