@@ -3,7 +3,7 @@
 
 import { t, initLang, lang, onLangChange, mountLangSwitch, translatePage, hoursPhrase } from './i18n.js';
 import { get, post, patch, del, currentAccount, logIn, logOut, hasRoute } from './api.js';
-import { h, clear, $, showError, clearErrors, toast, openDialog, busy, cityClass, errorText } from './dom.js';
+import { h, clear, $, showError, clearErrors, toast, openDialog, busy, cityClass, errorText, onSubmit } from './dom.js';
 import * as tm from './time.js';
 
 const PICK_KEY = 'sebastian.pick';
@@ -108,37 +108,18 @@ function wireAuth() {
       next.focus();
     });
   }
-  $('#login-form').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const form = event.currentTarget;
-    clearErrors(form);
-    const data = new FormData(form);
-    await busy(form.querySelector('[type=submit]'), async () => {
-      try {
-        state.account = await logIn(data.get('email'), data.get('password'));
-        form.reset();
-        await signedIn();
-      } catch (err) {
-        showError(form, err);
-      }
-    });
+  onSubmit($('#login-form'), async (data, form) => {
+    state.account = await logIn(data.get('email'), data.get('password'));
+    form.reset();
+    await signedIn();
   });
-  $('#register-form').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const form = event.currentTarget;
-    clearErrors(form);
-    const data = Object.fromEntries(new FormData(form));
-    await busy(form.querySelector('[type=submit]'), async () => {
-      try {
-        await post('/api/v1/accounts', data);
-        state.account = await logIn(data.email, data.password);
-        form.reset();
-        await signedIn();
-        toast(t('auth.welcome', { name: state.account.name }), 'success');
-      } catch (err) {
-        showError(form, err);
-      }
-    });
+  onSubmit($('#register-form'), async (formData, form) => {
+    const data = Object.fromEntries(formData);
+    await post('/api/v1/accounts', data);
+    state.account = await logIn(data.email, data.password);
+    form.reset();
+    await signedIn();
+    toast(t('auth.welcome', { name: state.account.name }), 'success');
   });
 }
 

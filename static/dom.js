@@ -143,6 +143,25 @@ export async function busy(button, work) {
   }
 }
 
+/**
+ * Handle a form's submit with `work(data, form)`: the submit button is busy meanwhile, and an
+ * API error is shown next to the field it names.
+ */
+export function onSubmit(form, work, aliases = {}) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const data = new FormData(form);
+    await busy(form.querySelector('[type=submit]'), async () => {
+      try {
+        await work(data, form);
+      } catch (err) {
+        showError(form, err, aliases);
+      }
+    });
+  });
+}
+
 /** A CSS class for a city's accent colour: Paris blue, San Francisco orange, others neutral. */
 export function cityClass(city) {
   const slug = String(city || '').toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '-');

@@ -4,7 +4,7 @@
 
 import { t, initLang, lang, onLangChange, mountLangSwitch, translatePage } from './i18n.js';
 import { get, post, patch, del, currentAccount, logIn, logOut } from './api.js';
-import { h, clear, $, showError, clearErrors, toast, busy, cityClass } from './dom.js';
+import { h, clear, $, showError, clearErrors, toast, busy, cityClass, onSubmit } from './dom.js';
 import { utilizationChart } from './chart.js';
 import * as tm from './time.js';
 
@@ -112,30 +112,20 @@ function renderAccount() {
 }
 
 function wire() {
-  $('#login-form').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const form = event.currentTarget;
-    clearErrors(form);
-    const data = new FormData(form);
-    await busy(form.querySelector('[type=submit]'), async () => {
-      try {
-        state.account = await logIn(data.get('email'), data.get('password'));
-        form.reset();
-        await start();
-        const heading = $('#venue-name');
-        heading.tabIndex = -1;
-        heading.focus();
-      } catch (err) {
-        showError(form, err);
-      }
-    });
+  onSubmit($('#login-form'), async (data, form) => {
+    state.account = await logIn(data.get('email'), data.get('password'));
+    form.reset();
+    await start();
+    const heading = $('#venue-name');
+    heading.tabIndex = -1;
+    heading.focus();
   });
   $('#venue-select').addEventListener('change', (event) => {
     state.venueId = Number(event.target.value);
     localStorage.setItem(VENUE_KEY, String(state.venueId));
     loadVenue();
   });
-  $('#booth-form').addEventListener('submit', addBooth);
+  onSubmit($('#booth-form'), addBooth);
   $('#hours-form').addEventListener('submit', saveHours);
   $('#closure-form').addEventListener('submit', addClosure);
   $('#override-form').addEventListener('submit', bookOverride);
@@ -316,24 +306,15 @@ async function revokeKey(booth, button) {
   });
 }
 
-async function addBooth(event) {
-  event.preventDefault();
-  const form = event.currentTarget;
-  clearErrors(form);
-  const name = String(new FormData(form).get('name') || '').trim();
-  await busy(form.querySelector('[type=submit]'), async () => {
-    try {
-      const booth = await post('/api/v1/booths', { name, venue_id: state.venueId });
-      state.booths.push(booth);
-      form.reset();
-      renderBooths();
-      renderOverrideForm();
-      toast(t('staff.boothAdded', { name: booth.name }), 'success');
-      await Promise.all([loadPresence(), loadUtilization()]);
-    } catch (err) {
-      showError(form, err);
-    }
-  });
+async function addBooth(data, form) {
+  const name = String(data.get('name') || '').trim();
+  const booth = await post('/api/v1/booths', { name, venue_id: state.venueId });
+  state.booths.push(booth);
+  form.reset();
+  renderBooths();
+  renderOverrideForm();
+  toast(t('staff.boothAdded', { name: booth.name }), 'success');
+  await Promise.all([loadPresence(), loadUtilization()]);
 }
 
 // -- opening hours ---------------------------------------------------------------------------
