@@ -32,7 +32,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import DateTime, Select, String, and_, func, or_, select, type_coerce, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from .database import Database
@@ -214,36 +214,30 @@ class FeedRepository:
             )
             return [_token(row) for row in rows]
 
+    @staticmethod
+    async def _update_live(session: AsyncSession, feed_id: int, account_id: int, **values: Any) -> None:
+        """Change one of the account's live feeds; any other id is a 404, never a hint."""
+        result = await session.execute(
+            update(FeedTokenRow)
+            .where(
+                FeedTokenRow.id == feed_id,
+                FeedTokenRow.created_by == account_id,
+                FeedTokenRow.revoked_at.is_(None),
+            )
+            .values(**values)
+        )
+        if cast(CursorResult[Any], result).rowcount != 1:
+            raise NotFound(f"there is no feed with id {feed_id}", field="id")
+
     async def rotate(self, feed_id: int, account_id: int, token_hash: str) -> FeedToken:
         """Replace the feed's secret: from the commit on, the old URL finds nothing."""
         async with self.db.write() as session:
-            result = await session.execute(
-                update(FeedTokenRow)
-                .where(
-                    FeedTokenRow.id == feed_id,
-                    FeedTokenRow.created_by == account_id,
-                    FeedTokenRow.revoked_at.is_(None),
-                )
-                .values(token_hash=token_hash)
-            )
-            if cast(CursorResult[Any], result).rowcount != 1:
-                raise NotFound(f"there is no feed with id {feed_id}", field="id")
-            row = await session.get_one(FeedTokenRow, feed_id)
-            return _token(row)
+            await self._update_live(session, feed_id, account_id, token_hash=token_hash)
+            return _token(await session.get_one(FeedTokenRow, feed_id))
 
     async def revoke(self, feed_id: int, account_id: int, now: datetime) -> None:
         async with self.db.write() as session:
-            result = await session.execute(
-                update(FeedTokenRow)
-                .where(
-                    FeedTokenRow.id == feed_id,
-                    FeedTokenRow.created_by == account_id,
-                    FeedTokenRow.revoked_at.is_(None),
-                )
-                .values(revoked_at=now)
-            )
-            if cast(CursorResult[Any], result).rowcount != 1:
-                raise NotFound(f"there is no feed with id {feed_id}", field="id")
+            await self._update_live(session, feed_id, account_id, revoked_at=now)
 
     async def resolve(self, kind: str, token_hash: str) -> tuple[FeedToken, Account] | None:
         """The live feed with this token hash, and the account that created it."""
