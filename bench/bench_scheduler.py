@@ -74,7 +74,7 @@ async def bench_engine(label: str, url: str) -> None:
         for i in range(40)
     ]
     # Throughput: 160 bookings over eight weeks, none conflicting (one per organizer per week).
-    specs = []
+    specs: list[NewBooking] = []
     day = date(2027, 3, 8)
     while len(specs) < 160:
         if day.weekday() < 5:
