@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from webrtc.errors import CloseCode, ProtocolError
-from webrtc.messages import Message, encode, error_message
+from webrtc.messages import Message, Relayed, encode_bytes, error_message
 from webrtc.ratelimit import RateLimiter
 
 from .metrics import Metrics
@@ -78,7 +78,8 @@ class _Control:
         self.data = data
 
 
-_Item = str | _Close | _Control
+_Item = bytes | _Close | _Control  # bytes: a text frame's payload, UTF-8 JSON
+TEXT = WSMsgType.TEXT
 
 
 class Connection:
@@ -139,7 +140,7 @@ class Connection:
 
     # --- sending ----------------------------------------------------------------------------
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message | Relayed) -> None:
         """Send one message in order; dropped silently once the socket is closing."""
         if self.closing:
             return
@@ -149,8 +150,12 @@ class Connection:
             self.metrics.error("idle_timeout")
             self.close(CloseCode.IDLE_TIMEOUT, "idle_timeout")
             return
-        self._put(encode(message))
-        self.metrics.sent(message.type)
+        self.metrics.sent[message.type] += 1
+        data = message.data if isinstance(message, Relayed) else encode_bytes(message)
+        if backlog is None:
+            self._run(self.ws.send_frame(data, TEXT))  # the common case, without _put's checks
+        else:
+            backlog.append(data)
 
     def fail(self, exc: ProtocolError) -> None:
         """Tell the booth what went wrong, and close when the code says so."""
@@ -173,17 +178,17 @@ class Connection:
             self._put(_Control("pong", data))
 
     def _put(self, item: _Item) -> None:
+        """Hand one item to the socket now, or queue it behind what the transport has not taken."""
         if self._backlog is not None:
-            self._backlog.append(item)  # behind what the transport has not taken yet
-        else:
-            self._write(item)
-
-    def _write(self, item: _Item) -> None:
-        """Hand one item to the socket now; if the transport pushes back, finish in a task."""
-        if isinstance(item, _Close):
+            self._backlog.append(item)
+        elif isinstance(item, _Close):
             self._want_close(item.code, item.reason)
-            return
-        sending = self._sending(item)
+        else:
+            self._run(self._sending(item))
+
+    def _run(self, sending: Coroutine[Any, Any, None]) -> None:
+        """Run a send now; if the transport pushes back, finish it (and what queues behind it)
+        in a task."""
         try:
             # aiohttp's send writes into the transport synchronously, and only awaits when the
             # transport asks it to slow down: run it by hand up to that point.
@@ -196,9 +201,9 @@ class Connection:
         self._backlog = deque()
         self._drainer = asyncio.ensure_future(self._drain(sending, waiting))
 
-    def _sending(self, item: str | _Control) -> Coroutine[Any, Any, None]:
-        if isinstance(item, str):
-            return self.ws.send_str(item)
+    def _sending(self, item: bytes | _Control) -> Coroutine[Any, Any, None]:
+        if isinstance(item, bytes):
+            return self.ws.send_frame(item, TEXT)
         return self.ws.ping(item.data) if item.kind == "ping" else self.ws.pong(item.data)
 
     async def _drain(self, sending: Coroutine[Any, Any, None], waiting: Any) -> None:

@@ -45,13 +45,12 @@ from webrtc.messages import (
     IceServer,
     Join,
     Leave,
-    Sequenced,
     ServerGoingAway,
     Signal,
     Welcome,
 )
 from webrtc.presence import Presence
-from webrtc.room import MemberState, Room
+from webrtc.room import MemberState, Outgoing, Room
 
 from . import schedules
 from .auth import secret_hash
@@ -110,7 +109,7 @@ class RoomRegistry:
         booth = key.booth_id
         conn.booth_id, conn.key_id, conn.connected_at = booth, key.id, now
         room: Room | None = None
-        missed: list[Sequenced] = []
+        missed: list[Outgoing] = []
         failure: ProtocolError | None = None
         if hello.resume_token is not None:
             try:
@@ -222,8 +221,23 @@ class RoomRegistry:
         ):
             self.metrics.join_latency.observe(time.monotonic() - self._first_join.pop(booking_id))
 
+    def relay(self, conn: Connection, wire: dict[str, Any], now: datetime) -> None:
+        """A signal to pass on, as its wire dict checked against its schema: a call's traffic,
+        so only the room's relay step runs (a signal never closes a room or moves a booth)."""
+        booth = conn.booth_id
+        assert booth is not None
+        room = self._rooms.get(conn.booking_id)  # type: ignore[arg-type]  # None: no room
+        if room is None:
+            conn.booking_id = None
+            raise ProtocolError("not_in_room", "join a room first")
+        delivery = room.relay(booth, wire, now)
+        if delivery is not None:
+            recipient = self._booths.get(delivery[0])
+            if recipient is not None and recipient.booking_id == room.booking_id:
+                recipient.send(delivery[1])
+
     def receive(self, conn: Connection, message: Leave | Signal, now: datetime) -> None:
-        """``leave`` or a signal to relay, for the room this socket is in."""
+        """``leave`` or a typed signal to relay, for the room this socket is in."""
         booth = conn.booth_id
         assert booth is not None
         room = self._rooms.get(conn.booking_id) if conn.booking_id is not None else None
@@ -393,7 +407,7 @@ class RoomRegistry:
 
     def _resume_room(
         self, booth: int, token: str, last_seq: int, now: datetime
-    ) -> tuple[Room, list[Sequenced]]:
+    ) -> tuple[Room, list[Outgoing]]:
         expected = self._resume.get(booth)
         if expected is None or not hmac.compare_digest(expected, secret_hash(token)):
             raise ProtocolError("resume_failed", "unknown resume token")

@@ -15,20 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from scheduler.devices import DeviceKeys
 from scheduler.errors import Forbidden
 from scheduler.model import BookingView
-from webrtc import turn
+from webrtc import schema, turn
 from webrtc.errors import RATE_LIMIT_CLOSE, CloseCode, ProtocolError
 from webrtc.limits import MAX_MESSAGE_BYTES
-from webrtc.messages import ClientMessage, Hello, Join, Message, Ping, Pong, decode
+from webrtc.messages import SIGNAL_TYPES, ClientMessage, Hello, Join, Ping, Pong, load, parse, readable_id
 from webrtc.ratelimit import RateLimiter, Verdict
 
 from . import booth_auth
+from .clock import Clock
 from .config import Config, ConfigError
 from .connection import CLOSE_WITHIN, Connection, Timings
 from .errors import error_response
@@ -38,6 +40,8 @@ from .rooms import RoomRegistry
 log = logging.getLogger(__name__)
 
 PATH = "/api/v1/signalling"
+#: The compiled schema of each signal a room relays, checked on every one of them.
+SIGNAL_VALIDATORS = schema.validators("client", SIGNAL_TYPES)
 #: Frames over 64 KiB get ``error`` ``message_too_big`` and the close 1009 from ``decode``; past
 #: this hard limit aiohttp stops reading and closes with 1009 by itself (no error message).
 HARD_FRAME_LIMIT = 2 * MAX_MESSAGE_BYTES
@@ -101,7 +105,8 @@ async def signalling(request: web.Request) -> web.StreamResponse:
 async def _read(request: web.Request, conn: Connection) -> None:
     """Handle frames one at a time until the booth closes, or the server wants to close."""
     ws, loop = conn.ws, asyncio.get_running_loop()
-    metrics = request.app[METRICS]
+    app = request.app
+    registry, clock, metrics = app[SIGNALLING], app[CLOCK], app[METRICS]
     while True:
         frame = await conn.receive()
         if frame is None:  # the server wants to close, after what was queued before
@@ -113,7 +118,19 @@ async def _read(request: web.Request, conn: Connection) -> None:
         conn.last_heard = now = loop.time()
         kind = frame.type
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
-            await _on_frame(request, conn, frame.data, kind is WSMsgType.BINARY, now)
+            verdict = conn.limiter.check(now)
+            if verdict is not Verdict.ALLOW:
+                conn.fail(
+                    ProtocolError("rate_limited", "over 50 messages per second: the message was dropped")
+                )
+                if verdict is Verdict.CLOSE:
+                    conn.close(RATE_LIMIT_CLOSE, "rate_limited")
+            elif kind is WSMsgType.BINARY:
+                conn.fail(ProtocolError("bad_json", "binary frames are not accepted: send JSON text"))
+            else:
+                handling = _on_text(request, registry, clock, conn, frame.data)
+                if handling is not None:
+                    await handling
         elif kind is WSMsgType.PING:
             conn.pong(frame.data)
         elif kind is WSMsgType.ERROR:
@@ -124,32 +141,57 @@ async def _read(request: web.Request, conn: Connection) -> None:
             return
 
 
-async def _on_frame(request: web.Request, conn: Connection, data: bytes, binary: bool, now: float) -> None:
-    """One text or binary frame, received at loop time ``now``."""
-    verdict = conn.limiter.check(now)
-    if verdict is not Verdict.ALLOW:
-        conn.fail(ProtocolError("rate_limited", "over 50 messages per second: the message was dropped"))
-        if verdict is Verdict.CLOSE:
-            conn.close(RATE_LIMIT_CLOSE, "rate_limited")
-        return
-    message: Message | None = None
+def _on_text(
+    request: web.Request, registry: RoomRegistry, clock: Clock, conn: Connection, data: bytes
+) -> Coroutine[Any, Any, None] | None:
+    """One text frame. A signal from a booth in a room (a call's traffic) is checked against
+    its schema and relayed here and now, as a dict (``RoomRegistry.relay``); any other message
+    is parsed into its dataclass and returned as the coroutine that handles it."""
+    wire = None
     try:
-        if binary:
-            raise ProtocolError("bad_json", "binary frames are not accepted: send JSON text")
-        message = decode(data)
+        wire = load(data)
+        message_type = wire.get("type") if type(wire) is dict else None
+        if isinstance(message_type, str) and conn.booking_id is not None:
+            validator = SIGNAL_VALIDATORS.get(message_type)
+            if validator is not None:
+                if not validator.is_valid(wire):
+                    schema.validate(wire, "client", message_type)  # raises, saying what is wrong
+                conn.metrics.received[message_type] += 1
+                registry.relay(conn, wire, clock.now())
+                return None
+        message = parse(wire)
         assert isinstance(message, ClientMessage)
-        request.app[METRICS].received(message.type)
+        conn.metrics.received[message.type] += 1
+        return _on_message(request, conn, message)
+    except ProtocolError as exc:
+        _refuse(conn, exc, readable_id(wire) if type(wire) is dict else None)
+    except Exception:
+        _failed(conn)
+    return None
+
+
+async def _on_message(request: web.Request, conn: Connection, message: ClientMessage) -> None:
+    try:
         if conn.authenticated:
             await _dispatch(request, conn, message)
         else:
             await _hello(request, conn, message)
     except ProtocolError as exc:
-        if exc.ref is None and isinstance(message, ClientMessage):
-            exc.ref = message.id
-        conn.fail(exc)
+        _refuse(conn, exc, message.id)
     except Exception:
-        log.exception("signalling failed for booth %s", conn.booth_id)
-        conn.fail(ProtocolError("internal_error", "the server failed to handle this message; reconnect"))
+        _failed(conn)
+
+
+def _refuse(conn: Connection, exc: ProtocolError, ref: str | int | None) -> None:
+    """Answer a refused message with its error, echoing the message's ``id`` as ``ref``."""
+    if exc.ref is None:
+        exc.ref = ref
+    conn.fail(exc)
+
+
+def _failed(conn: Connection) -> None:
+    log.exception("signalling failed for booth %s", conn.booth_id)
+    conn.fail(ProtocolError("internal_error", "the server failed to handle this message; reconnect"))
 
 
 async def _hello(request: web.Request, conn: Connection, message: ClientMessage) -> None:

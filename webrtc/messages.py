@@ -4,6 +4,12 @@
 before it builds the dataclass, so a ``Message`` object is always valid; ``dump`` turns it
 back into the wire dict. Wire names that are not Python names (``from``, ``sdpMid``) are
 declared per field. ``docs/protocol.md`` describes each message with an example.
+
+The signals a room relays (offer, answer, candidate, ice_restart: nearly all of a call's
+traffic) also have a lean form: the server checks their wire dict against the schema and
+:func:`relayed` builds the partner's copy straight from it, numbered and encoded once, as a
+:class:`Relayed`. Typed messages cost several times the socket's own work per message
+(docs/benchmarks.md); ``Relayed.message()`` is the typed view of one, for tests and tools.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from datetime import UTC, datetime
 from functools import cache
 from types import NoneType, UnionType
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import orjson
 
 from webrtc import schema
 from webrtc.errors import ProtocolError
@@ -48,6 +56,8 @@ __all__ = [
     "PeerState",
     "PeerStatus",
     "Ping",
+    "Relayed",
+    "SIGNAL_TYPES",
     "Pong",
     "Role",
     "RoomClosed",
@@ -61,9 +71,13 @@ __all__ = [
     "decode",
     "dump",
     "encode",
+    "encode_bytes",
     "error_message",
+    "load",
     "message_types",
     "parse",
+    "readable_id",
+    "relayed",
 ]
 
 
@@ -402,6 +416,18 @@ class ServerGoingAway(ServerMessage):
     retry_after: int
 
 
+#: The client messages a room relays to a partner booth, by wire type.
+SIGNAL_TYPES: frozenset[str] = frozenset(t for t, cls in _CLIENT.items() if issubclass(cls, Signal))
+#: The field of each signal that is passed on to the partner (ice_restart carries none).
+_SIGNAL_PAYLOAD: dict[str, str | None] = {
+    "offer": "sdp",
+    "answer": "sdp",
+    "candidate": "candidate",
+    "ice_restart": None,
+}
+assert set(_SIGNAL_PAYLOAD) == SIGNAL_TYPES
+
+
 # --- codec --------------------------------------------------------------------------------
 
 
@@ -419,7 +445,7 @@ def parse(raw: object, *, origin: Origin = "client") -> Message:
     """
     if not isinstance(raw, dict):
         raise ProtocolError("invalid_message", "a message is a JSON object", path="")
-    ref = _readable_id(raw) if origin == "client" else None
+    ref = readable_id(raw) if origin == "client" else None
     try:
         message_type = raw.get("type")
         if not isinstance(message_type, str):
@@ -441,18 +467,79 @@ def parse(raw: object, *, origin: Origin = "client") -> Message:
         raise
 
 
-def decode(text: str | bytes, *, origin: Origin = "client") -> Message:
-    """Parse one websocket frame: size check, JSON, then :func:`parse`."""
-    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_MESSAGE_BYTES:
-        raise ProtocolError("message_too_big", f"{size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+def load(data: bytes) -> Any:
+    """One text frame's payload as a JSON value, not yet validated: size check, then JSON.
+
+    The JSON must be I-JSON (RFC 7493), as orjson reads it: UTF-8 (a text frame's encoding),
+    no lone surrogates, no NaN or infinite numbers, nested at most 1,024 deep.
+    """
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("message_too_big", f"{len(data)} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
-        if isinstance(text, bytes):  # as json.loads does it
-            text = text.decode(json.detect_encoding(text), "surrogatepass")
-        raw = _DECODER.decode(text)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"not JSON: {str(exc)[:120]}") from None
-    return parse(raw, origin=origin)
+
+
+def decode(text: str | bytes, *, origin: Origin = "client") -> Message:
+    """Parse one websocket frame: :func:`load`, then :func:`parse`."""
+    if isinstance(text, str):
+        text = text.encode("utf-8", "surrogatepass")  # a lone surrogate fails as JSON, not here
+    return parse(load(text), origin=origin)
+
+
+class Relayed:
+    """A signal as relayed to one partner: numbered for it and encoded once.
+
+    Rooms keep these in their history and the server sends ``data`` (UTF-8 JSON) as it is,
+    on the first delivery and on every replay. It is exactly :func:`encode_bytes` of the typed
+    message (:class:`PeerOffer`, :class:`PeerAnswer`, :class:`PeerCandidate`,
+    :class:`PeerIceRestart`) that :meth:`message` returns.
+    """
+
+    __slots__ = ("data", "seq", "type")
+
+    def __init__(self, message_type: str, seq: int, data: bytes) -> None:
+        self.type = message_type
+        self.seq = seq
+        self.data = data
+
+    @property
+    def text(self) -> str:
+        return self.data.decode()
+
+    def message(self) -> Sequenced:
+        """The typed message, parsed from ``data`` (and so checked against its schema)."""
+        message = decode(self.data, origin="server")
+        assert isinstance(message, Sequenced)
+        return message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Relayed) and self.data == other.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+    def __repr__(self) -> str:
+        return f"Relayed({self.type!r}, seq={self.seq})"
+
+
+def relayed(wire: dict[str, Any], booking_id: int, sender: int, seq: int) -> Relayed:
+    """The partner's copy of the client signal ``wire``, a dict that passed its schema.
+
+    Only the signal's own payload (``sdp`` or ``candidate``) is copied, under the routing the
+    server vouches for: the client's ``id``, ``to`` and ``booking_id`` are not passed on.
+    """
+    message_type = wire["type"]
+    out = {"type": message_type, "seq": seq, "booking_id": booking_id, "from": sender}
+    payload = _SIGNAL_PAYLOAD[message_type]
+    if payload is not None:
+        out[payload] = wire[payload]
+    try:
+        data = orjson.dumps(out)
+    except orjson.JSONEncodeError:  # cannot happen for what passed ``load`` and the schema
+        data = _dumps(out)
+    return Relayed(message_type, seq, data)
 
 
 def dump(msg: Message) -> dict[str, Any]:
@@ -461,12 +548,22 @@ def dump(msg: Message) -> dict[str, Any]:
 
 
 def encode(msg: Message) -> str:
-    """The wire text of a message, compact and ASCII-only.
+    """The wire text of a message: compact JSON."""
+    return _dumps(dump(msg)).decode()
 
-    ASCII because a client may smuggle a lone surrogate (``"\\ud800"``) into a string: kept
-    escaped it is still valid JSON for the partner, where raw it could not be sent as UTF-8.
-    """
-    return _ENCODER.encode(dump(msg))
+
+def encode_bytes(msg: Message) -> bytes:
+    """The wire form of a message: compact JSON in UTF-8, the payload of its text frame."""
+    return _dumps(dump(msg))
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        # A string orjson cannot write as UTF-8: a lone surrogate, which no socket lets in but
+        # a name stored through another door might hold. Escaped, it is still valid JSON.
+        return _ASCII_ENCODER.encode(value).encode()
 
 
 def error_message(exc: ProtocolError) -> ErrorMessage:
@@ -474,7 +571,8 @@ def error_message(exc: ProtocolError) -> ErrorMessage:
     return ErrorMessage(code=exc.code, message=exc.message, ref=exc.ref, path=exc.path)
 
 
-def _readable_id(raw: dict[Any, Any]) -> str | int | None:
+def readable_id(raw: dict[Any, Any]) -> str | int | None:
+    """A client message's ``id``, if it is one the error answering it can echo as ``ref``."""
     value = raw.get("id")
     if isinstance(value, str) and 0 < len(value) <= 64:
         return value
@@ -493,13 +591,7 @@ def _check_version(raw: dict[Any, Any]) -> None:
         )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# Made once: ``json.dumps``/``json.loads`` with options build a new coder on every call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 @cache

@@ -2,17 +2,23 @@
 
 Events come in as method calls with ``now`` (a UTC ``datetime``); what the booths must be
 told is queued in :attr:`Room.outbox` as ``(booth_id, message)`` pairs, already numbered
-with the recipient's ``seq``. No sockets, timers or clocks here: the I/O layer calls
-:meth:`Room.handle_timer` at :meth:`Room.next_deadline` and sends what :meth:`Room.drain`
-returns. An event that is not allowed raises :class:`~webrtc.errors.ProtocolError` and
-leaves the room exactly as it was.
+with the recipient's ``seq``: typed :class:`~webrtc.messages.Sequenced` messages, and the
+partner's signals as :class:`~webrtc.messages.Relayed` text (encoded once, sent as is).
+No sockets, timers or clocks here: the I/O layer calls :meth:`Room.handle_timer` at
+:meth:`Room.next_deadline` and sends what :meth:`Room.drain` returns. An event that is not
+allowed raises :class:`~webrtc.errors.ProtocolError` and leaves the room exactly as it was.
 
 The I/O layer's loop, in outline::
 
     room = Room(booking.id, booking.booth_ids, booking.start, booking.end, now,
                 ice_servers=functools.partial(turn.ice_servers, turn_config))
     try:
-        room.receive(booth_id, messages.decode(frame), now)
+        wire = messages.load(frame)
+        if wire["type"] in messages.SIGNAL_TYPES:  # a call's traffic: schema check, no dataclass
+            schema.validate(wire, "client", wire["type"])
+            room.relay(booth_id, wire, now)
+        else:
+            room.receive(booth_id, messages.parse(wire), now)
     except ProtocolError as exc:
         send(booth_id, messages.error_message(exc)); close if exc.closes_connection
     for recipient, message in room.drain():
@@ -33,30 +39,28 @@ from typing import Any
 from webrtc.errors import ProtocolError
 from webrtc.limits import COUNTDOWN_MARKS, HISTORY_LIMIT, JOIN_OPENS_BEFORE_START, RESUME_GRACE
 from webrtc.messages import (
-    Answer,
-    Candidate,
     ClientMessage,
     CloseReason,
     Countdown,
     Extended,
-    IceRestart,
     IceServer,
     Join,
     Joined,
     Leave,
-    Offer,
-    PeerAnswer,
-    PeerCandidate,
-    PeerIceRestart,
     PeerInfo,
-    PeerOffer,
     PeerState,
     PeerStatus,
+    Relayed,
     Role,
     RoomClosed,
     Sequenced,
     Signal,
+    dump,
+    relayed,
 )
+
+Outgoing = Sequenced | Relayed
+"""What a room sends a booth: a typed message, or a signal relayed from a partner."""
 
 IceServersFor = Callable[[int, datetime], Sequence[Mapping[str, Any]]]
 """``(booth_id, valid_until) -> RTCIceServer dicts``, e.g. ``partial(turn.ice_servers, config)``."""
@@ -114,7 +118,7 @@ class Stream:
 
     def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
         self.last_seq = 0
-        self.history: deque[Sequenced] = deque(maxlen=history_limit)
+        self.history: deque[Outgoing] = deque(maxlen=history_limit)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Stream) and (self.last_seq, list(self.history)) == (
@@ -124,12 +128,17 @@ class Stream:
 
     def number(self, message: Sequenced) -> Sequenced:
         """Give ``message`` the next seq and keep it for replay."""
-        self.last_seq += 1
-        numbered = _with_seq(message, self.last_seq)
-        self.history.append(numbered)
+        numbered = _with_seq(message, self.last_seq + 1)
+        self.keep(numbered)
         return numbered
 
-    def since(self, last_seq: int) -> list[Sequenced]:
+    def keep(self, message: Outgoing) -> None:
+        """Keep a message numbered ``last_seq + 1`` for replay."""
+        assert message.seq == self.last_seq + 1, (message.seq, self.last_seq)
+        self.last_seq = message.seq
+        self.history.append(message)
+
+    def since(self, last_seq: int) -> list[Outgoing]:
         """Everything after ``last_seq``; ``resume_failed`` if some of it is no longer kept."""
         if last_seq > self.last_seq:
             raise ProtocolError(
@@ -218,7 +227,11 @@ class Room:
                 self._members[booth].stream.last_seq = seq
         self._pending = _Pending()
         self._marks = self._countdowns_after(now)
-        self._outbox: list[tuple[int, Sequenced]] = []
+        self._outbox: list[tuple[int, Outgoing]] = []
+        # The partner of each booth when there are exactly two: a signal may leave out ``to``.
+        self._partner: dict[int, int] = (
+            {booth_ids[0]: booth_ids[1], booth_ids[1]: booth_ids[0]} if len(booth_ids) == 2 else {}
+        )
 
     # --- queries -------------------------------------------------------------------------
 
@@ -244,11 +257,11 @@ class Room:
         return self._members[booth_id].stream.last_seq
 
     @property
-    def outbox(self) -> tuple[tuple[int, Sequenced], ...]:
+    def outbox(self) -> tuple[tuple[int, Outgoing], ...]:
         """Messages waiting to be sent, in order; only for booths that are present."""
         return tuple(self._outbox)
 
-    def drain(self) -> list[tuple[int, Sequenced]]:
+    def drain(self) -> list[tuple[int, Outgoing]]:
         """Take every queued ``(booth_id, message)``; send them in this order."""
         out, self._outbox = self._outbox, []
         return out
@@ -297,21 +310,56 @@ class Room:
         if not isinstance(message, Join | Leave | Signal):
             raise ProtocolError("unexpected_message", f"{message.type} is not a room message", ref=message.id)
         try:
+            if isinstance(message, Signal):
+                delivery = self.relay(booth_id, dump(message), now)
+                if delivery is not None:
+                    self._outbox.append(delivery)
+                return
             if message.booking_id != self.booking_id:
-                raise ProtocolError(
-                    "wrong_room",
-                    f"this connection is in the room of booking {self.booking_id}",
-                    path="/booking_id",
-                )
+                raise self._wrong_room()
             if isinstance(message, Join):
                 self.join(booth_id, now)
-            elif isinstance(message, Leave):
-                self.leave(booth_id, now)
             else:
-                self._relay(booth_id, message, now)
+                self.leave(booth_id, now)
         except ProtocolError as exc:
             exc.ref = message.id
             raise
+
+    def relay(self, booth_id: int, wire: dict[str, Any], now: datetime) -> tuple[int, Relayed] | None:
+        """Pass a signal on to its partner: ``wire`` is an offer, answer, candidate or
+        ice_restart as it came from the booth, a dict that passed its JSON Schema.
+
+        This is the server's path for a call's traffic: the signal is never built into typed
+        messages, and the partner's copy is encoded once, here (:func:`webrtc.messages.relayed`).
+        Returns ``(recipient, message)`` to send now, or None while the recipient is
+        reconnecting (it gets the message from the history when it resumes). The message is
+        returned rather than queued, to be sent right after what :meth:`drain` gave before;
+        :meth:`receive` queues it instead.
+        """
+        if wire["booking_id"] != self.booking_id:
+            raise self._wrong_room()
+        member = self._members.get(booth_id)
+        if self.close_reason is not None or member is None or member.state is not _P or now >= self.end:
+            self._allow(booth_id, Event.SIGNAL, now)  # one of its refusals applies: it raises
+        to = wire.get("to")
+        target = self._partner.get(booth_id) if to is None else None
+        if target is None:
+            target = self._recipient(booth_id, None if to is None else int(to))
+        receiver = self._members[target]
+        if receiver.state is _A:
+            raise ProtocolError("peer_absent", f"booth {target} is not in the room")
+        message_type = wire["type"]
+        if message_type == "answer":
+            if (target, booth_id) not in self._pending.offers:
+                raise ProtocolError("unexpected_answer", f"booth {target} has no offer waiting for an answer")
+            self._pending.offers.discard((target, booth_id))
+        elif message_type == "offer":
+            self._pending.offers.add((booth_id, target))
+        stream = receiver.stream
+        message = relayed(wire, self.booking_id, booth_id, stream.last_seq + 1)
+        stream.last_seq = message.seq  # Stream.keep, inlined: this runs for every signal
+        stream.history.append(message)
+        return (target, message) if receiver.state is _P else None
 
     def disconnect(self, booth_id: int, now: datetime) -> None:
         """The booth's current socket dropped: its partners see ``reconnecting`` for up to 30 s."""
@@ -320,7 +368,7 @@ class Room:
         member.state, member.disconnected_at = _D, now
         self._tell_peers(booth_id, PeerState.RECONNECTING)
 
-    def resume(self, booth_id: int, last_seq: int, now: datetime) -> list[Sequenced]:
+    def resume(self, booth_id: int, last_seq: int, now: datetime) -> list[Outgoing]:
         """The booth is back with its resume token: the messages after ``last_seq``, to send first."""
         member = self._allow(booth_id, Event.RESUME, now)
         missed = member.stream.since(last_seq)
@@ -405,18 +453,10 @@ class Room:
         if self.close_reason is not None:
             raise ProtocolError(self.close_reason.value, f"the room of booking {self.booking_id} is closed")
 
-    def _relay(self, booth_id: int, signal: Signal, now: datetime) -> None:
-        self._allow(booth_id, Event.SIGNAL, now)
-        target = self._recipient(booth_id, signal.to)
-        if self._members[target].state is _A:
-            raise ProtocolError("peer_absent", f"booth {target} is not in the room")
-        if isinstance(signal, Answer) and (target, booth_id) not in self._pending.offers:
-            raise ProtocolError("unexpected_answer", f"booth {target} has no offer waiting for an answer")
-        if isinstance(signal, Offer):
-            self._pending.offers.add((booth_id, target))
-        elif isinstance(signal, Answer):
-            self._pending.offers.discard((target, booth_id))
-        self._send(target, self._relayed(booth_id, signal))
+    def _wrong_room(self) -> ProtocolError:
+        return ProtocolError(
+            "wrong_room", f"this connection is in the room of booking {self.booking_id}", path="/booking_id"
+        )
 
     def _recipient(self, booth_id: int, to: int | None) -> int:
         if to is None:
@@ -424,7 +464,7 @@ class Room:
                 raise ProtocolError(
                     "invalid_message", "this room has more than two booths: name one in `to`", path="/to"
                 )
-            return next(b for b in self.booth_ids if b != booth_id)
+            return self._partner[booth_id]
         if to == booth_id:
             raise ProtocolError("invalid_message", "a booth cannot signal itself", path="/to")
         if to not in self._members:
@@ -432,17 +472,6 @@ class Room:
                 "not_booked", f"booth {to} is not booked in booking {self.booking_id}", path="/to"
             )
         return to
-
-    def _relayed(self, sender: int, signal: Signal) -> Sequenced:
-        common: dict[str, Any] = {"booking_id": self.booking_id, "sender": sender}
-        if isinstance(signal, Offer):
-            return PeerOffer(**common, sdp=signal.sdp)
-        if isinstance(signal, Answer):
-            return PeerAnswer(**common, sdp=signal.sdp)
-        if isinstance(signal, Candidate):
-            return PeerCandidate(**common, candidate=signal.candidate)
-        assert isinstance(signal, IceRestart), signal
-        return PeerIceRestart(**common)
 
     def _close(self, reason: CloseReason) -> None:
         for booth in self._reachable():

@@ -66,6 +66,15 @@ def validator(origin: Origin, message_type: str) -> jsonschema_rs.Validator | No
     return jsonschema_rs.Draft202012Validator(load_all()[name], registry=_registry())
 
 
+def validators(origin: Origin, message_types: Iterable[str]) -> dict[str, jsonschema_rs.Validator]:
+    """The compiled validator of each of ``message_types``, which must all be known."""
+    found = {message_type: validator(origin, message_type) for message_type in message_types}
+    unknown = sorted(message_type for message_type, checker in found.items() if checker is None)
+    if unknown:
+        raise KeyError(f"no {origin} schema for {', '.join(unknown)}")
+    return {message_type: checker for message_type, checker in found.items() if checker is not None}
+
+
 def validate(raw: dict[str, Any], origin: Origin, message_type: str) -> None:
     """Raise ``ProtocolError("invalid_message", ..., path=...)`` unless ``raw`` fits its schema."""
     checker = validator(origin, message_type)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from aiohttp import WSMsgType
+
 from tests.conftest import CANTINE_A, CANTINE_B, SF_A, SF_B
 from tests.server.signalling_support import (
     CANDIDATE,
@@ -134,6 +136,8 @@ async def test_bad_messages_get_error_codes_and_the_room_survives(make_client, s
     await paris.expect("error", code="bad_json")
     await paris.send(type="dance", id="d")
     await paris.expect("error", code="unknown_type", ref="d")
+    await paris.send(type=["offer"], id="t")
+    await paris.expect("error", code="invalid_message", ref="t", path="/type")
     await paris.send(type="offer", id="x", booking_id=s.booking_id, sdp="not sdp")
     error = await paris.expect("error", code="invalid_message", ref="x")
     assert error["path"] == "/sdp"
@@ -151,9 +155,16 @@ async def test_bad_messages_get_error_codes_and_the_room_survives(make_client, s
     await paris.expect("error", code="unexpected_message", ref="h")
     await paris.send(type="offer", booking_id=s.booking_id, to=SF_B, sdp=SDP_OFFER)
     await paris.expect("error", code="not_booked")
-    # Nothing of that reached the partner; a valid offer still does.
-    await paris.send(type="offer", booking_id=s.booking_id, sdp=SDP_OFFER)
-    await sf.expect("offer", sdp=SDP_OFFER)
+    # JSON that is not I-JSON: a lone surrogate (escaped, or encoded in the frame's bytes).
+    lone = '{"type":"candidate","booking_id":%d,"candidate":{"candidate":"candidate:1 \\ud800","sdpMid":"0"}}'
+    await paris.ws.send_str(lone % s.booking_id)
+    await paris.expect("error", code="bad_json")
+    await paris.ws.send_frame(b'{"type":"ice_restart","booking_id":1,"x":"\xed\xa0\x80"}', WSMsgType.TEXT)
+    await paris.expect("error", code="bad_json")
+    # Nothing of that reached the partner; a valid offer still does, without the sender's routing.
+    await paris.send(type="offer", id="o1", to=float(SF_A), booking_id=s.booking_id, sdp=SDP_OFFER)
+    offer = await sf.expect("offer", sdp=SDP_OFFER)
+    assert offer.keys() == {"type", "seq", "booking_id", "from", "sdp"} and offer["from"] == CANTINE_A
     await sf.silent(0.2)
 
 

@@ -1,11 +1,13 @@
 """In-memory booths for room tests: the aioquic ``transfer()`` idea without sockets.
 
 Every message a room emits goes through ``encode`` and ``decode(origin="server")`` on its
-way to a fake booth, so each one is checked against the server-side JSON Schemas.
+way to a fake booth (a relayed signal, already text, through ``decode``), so each one is
+checked against the server-side JSON Schemas.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from webrtc.messages import (
     PeerOffer,
     PeerState,
     PeerStatus,
+    Relayed,
     Role,
     Sequenced,
     decode,
@@ -52,9 +55,16 @@ class FakeBooth:
     inbox: list[Sequenced] = field(default_factory=list)
     last_seq: int = 0
 
-    def deliver(self, message: Sequenced) -> None:
-        wire = decode(encode(message), origin="server")
-        assert wire == message, (wire, message)
+    def deliver(self, message: Sequenced | Relayed) -> Sequenced:
+        """Take one message as the booth would read it off the wire; returns the typed message."""
+        if isinstance(message, Relayed):  # a partner's signal, relayed as encoded text
+            wire = message.message()
+            assert encode(wire) == message.text, (wire, message.text)  # the canonical encoding
+            assert wire.seq == message.seq and wire.type == message.type
+        else:
+            decoded = decode(encode(message), origin="server")
+            assert decoded == message and isinstance(decoded, Sequenced), (decoded, message)
+            wire = decoded
         assert isinstance(wire, Sequenced)
         # Seqs arrive without gaps or repeats: that is what makes resume exact. Only a fresh
         # ``joined`` may skip what was queued for a connection it replaced.
@@ -62,6 +72,7 @@ class FakeBooth:
         assert expected, f"booth {self.booth_id}: seq {wire.seq} after {self.last_seq}"
         self.last_seq = wire.seq
         self.inbox.append(wire)
+        return wire
 
     def take(self) -> list[Sequenced]:
         out, self.inbox = self.inbox, []
@@ -78,10 +89,10 @@ def transfer(room: Room, *booths: FakeBooth) -> None:
         by_id[booth_id].deliver(message)
 
 
-def summary(messages: list[Sequenced]) -> list[tuple[Any, ...]]:
+def summary(messages: Sequence[Sequenced | Relayed]) -> list[tuple[Any, ...]]:
     """Compact ``(seq, type, detail)`` rows for exact assertions."""
     rows: list[tuple[Any, ...]] = []
-    for m in messages:
+    for m in (m.message() if isinstance(m, Relayed) else m for m in messages):
         detail = {
             k: v
             for k, v in vars_of(m).items()
@@ -119,8 +130,8 @@ class NegotiatingBooth(FakeBooth):
     ignored_offers: int = 0
     outgoing: list[ClientMessage] = field(default_factory=list)
 
-    def deliver(self, message: Sequenced) -> None:
-        super().deliver(message)
+    def deliver(self, message: Sequenced | Relayed) -> Sequenced:
+        message = super().deliver(message)
         if isinstance(message, Joined):
             self.role = message.peers[0].role
         elif (
@@ -132,7 +143,7 @@ class NegotiatingBooth(FakeBooth):
         elif isinstance(message, PeerOffer):
             if self.making_offer and self.role is Role.IMPOLITE:
                 self.ignored_offers += 1  # collision: the impolite side keeps its own offer
-                return
+                return message
             self.making_offer = False  # polite: roll back and answer
             self.remote_sdp = message.sdp
             self.outgoing.append(Answer(booking_id=BOOKING, sdp=SDP_ANSWER))
@@ -144,6 +155,7 @@ class NegotiatingBooth(FakeBooth):
             self.remote_candidates.append(message.candidate)
         elif isinstance(message, PeerIceRestart) and self.role is Role.IMPOLITE:
             self.offer()
+        return message
 
     def offer(self) -> None:
         self.making_offer = True

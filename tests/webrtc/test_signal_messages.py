@@ -14,19 +14,30 @@ from tests.webrtc.signal_examples import CAND, EXAMPLES, KEY, PARIS_SUMMER, SDP,
 from webrtc.errors import ERRORS, ProtocolError
 from webrtc.limits import MAX_MESSAGE_BYTES
 from webrtc.messages import (
+    SIGNAL_TYPES,
+    Answer,
     Candidate,
     Countdown,
+    ErrorMessage,
+    IceRestart,
     Join,
     Message,
     Offer,
+    PeerAnswer,
     PeerCandidate,
+    PeerIceRestart,
+    PeerOffer,
     Ping,
+    Sequenced,
+    Signal,
     decode,
     dump,
     encode,
+    encode_bytes,
     error_message,
     message_types,
     parse,
+    relayed,
 )
 
 
@@ -298,11 +309,28 @@ def test_fuzz_decode_text(text: str | bytes) -> None:
         pass
 
 
-def test_lone_surrogates_survive_the_relay_as_escapes() -> None:
-    message = decode('{"type":"hello","version":1,"client":"kiosk \\ud800"}')
-    text = encode(message)
-    assert text.isascii() and decode(text) == message
-    text.encode("utf-8")  # sendable
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"hello","version":1,"client":"kiosk \\ud800"}',  # an escaped lone surrogate
+        b'{"type":"hello","version":1,"client":"kiosk \xed\xa0\x80"}',  # one encoded in the bytes
+        b'{"type":"hello","version":1,"client":"kiosk \xff"}',  # not UTF-8 at all
+        '{"type":"hello","version":NaN}',
+        '{"type":"hello","version":1e400}',  # infinite as a double
+    ],
+)
+def test_frames_that_are_not_i_json_are_bad_json(frame: str | bytes) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode(frame)
+    assert caught.value.code == "bad_json" and caught.value.message.startswith("not JSON: ")
+
+
+def test_a_lone_surrogate_from_elsewhere_is_still_sent_as_valid_json() -> None:
+    # No socket lets one in, but a booth name stored through another door might hold one.
+    message = ErrorMessage(code="internal_error", message="booth \ud800")
+    data = encode_bytes(message)
+    assert data == b'{"type":"error","code":"internal_error","message":"booth \\ud800"}'
+    assert json.loads(data) == {"type": "error", "code": "internal_error", "message": "booth \ud800"}
 
 
 def test_messages_are_frozen() -> None:
@@ -310,3 +338,37 @@ def test_messages_are_frozen() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         EXAMPLES[0].version = 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("signal", "typed"),
+    [
+        (
+            Offer(booking_id=42, sdp=SDP, id="o1", to=2),
+            PeerOffer(seq=3, booking_id=42, sender=1, sdp=SDP),
+        ),
+        (Answer(booking_id=42, sdp=SDP), PeerAnswer(seq=3, booking_id=42, sender=1, sdp=SDP)),
+        (
+            Candidate(booking_id=42, candidate=CAND, id=7),
+            PeerCandidate(seq=3, booking_id=42, sender=1, candidate=CAND),
+        ),
+        (
+            Candidate(booking_id=42, candidate=None),
+            PeerCandidate(seq=3, booking_id=42, sender=1, candidate=None),
+        ),
+        (IceRestart(booking_id=42, to=2), PeerIceRestart(seq=3, booking_id=42, sender=1)),
+    ],
+    ids=lambda value: getattr(value, "type", ""),
+)
+def test_a_relayed_signal_is_byte_for_byte_the_typed_message(signal: Signal, typed: Sequenced) -> None:
+    # The server relays a signal from its wire dict without building dataclasses: the partner
+    # must get exactly what the typed path would have sent, and nothing of the sender's routing.
+    relayed_copy = relayed(dump(signal), booking_id=42, sender=1, seq=3)
+    assert relayed_copy.data == encode_bytes(typed)
+    assert relayed_copy.message() == typed and (relayed_copy.type, relayed_copy.seq) == (typed.type, 3)
+    assert not {"id", "to"} & set(json.loads(relayed_copy.data))
+
+
+def test_signal_types_are_the_relayed_client_messages() -> None:
+    assert SIGNAL_TYPES == {"offer", "answer", "candidate", "ice_restart"}
+    assert all(issubclass(message_types("client")[t], Signal) for t in SIGNAL_TYPES)

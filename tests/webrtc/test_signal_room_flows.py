@@ -39,6 +39,7 @@ from webrtc.messages import (
     PeerOffer,
     PeerState,
     Ping,
+    Relayed,
     Role,
 )
 from webrtc.room import MemberState, Room
@@ -432,3 +433,67 @@ def test_offer_collision_resolved_by_roles() -> None:
     assert paris.ignored_offers == 1
     assert (paris.remote_sdp, sf.remote_sdp) == (SDP_ANSWER, SDP_OFFER)
     assert not paris.making_offer and not sf.making_offer
+
+
+def test_relay_of_a_wire_dict_returns_the_partners_copy_instead_of_queueing_it() -> None:
+    # The server's path: the dict that passed the schema, relayed without dataclasses.
+    room, paris, sf = both_in()
+    wire = {
+        "type": "candidate",
+        "booking_id": BOOKING,
+        "candidate": {"candidate": HOST.candidate, "sdpMid": "0"},
+    }
+    delivery = room.relay(PARIS, wire, START)
+    assert delivery is not None and room.outbox == ()
+    recipient, message = delivery
+    assert recipient == SF
+    sf.deliver(message)  # numbered next for SF, valid against the server schema
+    assert summary(sf.take()) == [(3, "candidate", {"sender": PARIS})]
+    # ``to`` may come as 2.0 (a JSON Schema integer): it names booth 2 all the same.
+    to_sf = {"type": "ice_restart", "booking_id": BOOKING, "to": float(SF), "id": "r1"}
+    assert room.relay(PARIS, to_sf, START)[0] == SF  # type: ignore[index]
+
+
+def test_relay_to_a_reconnecting_partner_is_kept_for_its_resume() -> None:
+    room, paris, sf = both_in()
+    room.disconnect(SF, START)
+    transfer(room, paris, sf)
+    wire = {"type": "offer", "booking_id": BOOKING, "sdp": SDP_OFFER}
+    assert room.relay(PARIS, wire, START + timedelta(seconds=1)) is None
+    missed = room.resume(SF, sf.last_seq, START + timedelta(seconds=2))
+    assert len(missed) == 1 and isinstance(missed[0], Relayed)
+    assert missed[0].message() == PeerOffer(seq=3, booking_id=BOOKING, sender=PARIS, sdp=SDP_OFFER)
+
+
+@pytest.mark.parametrize(
+    ("sender", "wire", "code"),
+    [
+        (PARIS, {"type": "offer", "booking_id": BOOKING + 1, "sdp": SDP_OFFER}, "wrong_room"),
+        (PARIS, {"type": "answer", "booking_id": BOOKING, "sdp": SDP_ANSWER}, "unexpected_answer"),
+        (PARIS, {"type": "ice_restart", "booking_id": BOOKING, "to": PARIS}, "invalid_message"),
+        (PARIS, {"type": "ice_restart", "booking_id": BOOKING, "to": 99}, "not_booked"),
+        (99, {"type": "ice_restart", "booking_id": BOOKING}, "not_booked"),
+    ],
+)
+def test_a_refused_relay_changes_nothing(sender: int, wire: dict[str, object], code: str) -> None:
+    room, _paris, _sf = both_in()
+    seqs = (room.last_seq(PARIS), room.last_seq(SF))
+    with pytest.raises(ProtocolError) as caught:
+        room.relay(sender, wire, START)
+    assert caught.value.code == code
+    assert (room.last_seq(PARIS), room.last_seq(SF)) == seqs and room.outbox == ()
+
+
+def test_relay_after_the_end_or_from_an_absent_booth_is_refused() -> None:
+    room, _paris, _sf = both_in()
+    wire = {"type": "ice_restart", "booking_id": BOOKING}
+    with pytest.raises(ProtocolError, match="ended") as caught:
+        room.relay(PARIS, wire, END)
+    assert caught.value.code == "slot_ended"
+    room.leave(SF, START)
+    with pytest.raises(ProtocolError) as caught:
+        room.relay(SF, wire, START)
+    assert caught.value.code == "not_in_room"
+    with pytest.raises(ProtocolError) as caught:
+        room.relay(PARIS, wire, START)
+    assert caught.value.code == "peer_absent"
