@@ -243,9 +243,8 @@ class Server:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.label} server exited: {self.process.stderr.read().decode()[-2000:]}"
-                )  # type: ignore[union-attr]
+                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"{self.label} server exited: {stderr[-2000:]}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.get(self.url + "/healthz") as response:
                     if response.status == 200:
@@ -254,8 +253,19 @@ class Server:
         raise RuntimeError(f"{self.label} server did not start in {within} s")
 
     def cpu(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """Seconds of CPU the server has used, user and system, all threads: from schedstat
+        (nanoseconds) where the kernel has it, else /proc/PID/stat (clock ticks, 10 ms)."""
+        try:
+            return (
+                sum(
+                    int((task / "schedstat").read_text().split()[0])
+                    for task in Path(f"/proc/{self.process.pid}/task").iterdir()
+                )
+                / 1e9
+            )
+        except (OSError, ValueError):
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
     async def settle(self, idle_share: float = 0.05, within: float = 60) -> float:
         """Wait until the server is nearly idle (after connecting many booths it is still
@@ -495,9 +505,10 @@ async def cpu_phase(rooms: dict[str, Rooms], rounds: int, rate: float, seconds: 
                 f"{cpu / max(relayed, 1) * 1e6:.1f} us/message"
             )
     project, bare = (statistics.median(per_message[k]) for k in ("project", "bare"))
+    ratios = sorted(p / b for p, b in zip(per_message["project"], per_message["bare"], strict=True))
     print(
         f"  median: project {project * 1e6:.1f} us/message, bare {bare * 1e6:.1f} us/message, "
-        f"ratio {project / bare:.2f}x (goal <= 1.25x)"
+        f"ratio {project / bare:.2f}x (goal <= 1.25x); round ratios {ratios[0]:.2f}-{ratios[-1]:.2f}x"
     )
     errors = rooms["project"].stats.errors
     if errors:
@@ -505,26 +516,73 @@ async def cpu_phase(rooms: dict[str, Rooms], rounds: int, rate: float, seconds: 
     codec_costs()
 
 
-def codec_costs(repeat: int = 300) -> None:
-    """Where the project's CPU goes: the protocol codec alone, in this process."""
-    from webrtc import messages
+def per_call(function: Callable[[], Any], repeat: int = 2000) -> float:
+    """Seconds per call, the median of five batches (hot: in a loop, caches warm)."""
+    batches = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(repeat // 5):
+            function()
+        batches.append((time.perf_counter() - started) / (repeat // 5))
+    return statistics.median(batches)
 
-    for kind, raw in (
-        ("candidate", {"type": "candidate", "booking_id": 1, "candidate": candidate(7)}),
-        ("offer", {"type": "offer", "booking_id": 1, "sdp": sdp(7)}),
-    ):
-        text = json.dumps(raw)
-        messages.decode(text)  # the first call compiles the schema validator
-        batches = []
-        for _ in range(5):
-            started = time.perf_counter()
-            for _ in range(repeat // 5):
-                messages.decode(text)
-            batches.append((time.perf_counter() - started) / (repeat // 5))
-        decode = statistics.median(batches)
-        print(
-            f"  of which webrtc.messages.decode of one {kind}: {decode * 1e6:.0f} us (median, in this process)"
-        )
+
+def codec_costs() -> None:
+    """Where the project's CPU goes on a relayed candidate: each step of the server's relay
+    path, and the whole of it without a socket, in this process (hot loops: a server that
+    relays a message every few milliseconds pays more per step, from cold caches)."""
+    import orjson
+
+    from booth_server.clock import Clock
+    from booth_server.connection import Connection, Timings
+    from booth_server.metrics import Metrics
+    from booth_server.rooms import RoomRegistry
+    from booth_server.signalling import SIGNAL_VALIDATORS, _on_text
+    from webrtc import messages, turn
+    from webrtc.room import Room
+
+    class Socket:
+        async def send_frame(self, data: bytes, opcode: int) -> None:
+            pass
+
+    clock, metrics = Clock(), Metrics()
+    registry = RoomRegistry(
+        clock=clock,
+        store=None,  # type: ignore[arg-type]  # a relay never reads the scheduler
+        turn_config=turn.TurnConfig(stun_urls=(), turn_urls=(), secret=None),
+        metrics=metrics,
+        timings=Timings(),
+    )
+    now = clock.now()
+    room = Room(7, [1, 2], now - timedelta(minutes=1), now + timedelta(hours=1), now)
+    registry._rooms[7] = room  # a live room, as joining would leave it
+    connections = []
+    for booth in (1, 2):
+        conn = Connection(Socket(), metrics, 0.0)  # type: ignore[arg-type]
+        conn.booth_id, conn.booking_id = booth, 7
+        registry._booths[booth] = conn
+        connections.append(conn)
+        room.join(booth, now)
+    room.drain()
+    data = json.dumps({"type": "candidate", "booking_id": 7, "candidate": candidate(7)}).encode()
+    wire = orjson.loads(data)
+    validator = SIGNAL_VALIDATORS["candidate"]
+    steps = {
+        "orjson.loads": lambda: orjson.loads(data),
+        "jsonschema-rs is_valid": lambda: validator.is_valid(wire),
+        "the partner's copy (messages.relayed)": lambda: messages.relayed(wire, 7, 1, 5),
+        "the clock (Clock.now)": clock.now,
+    }
+    parts = "; ".join(f"{name} {per_call(step) * 1e6:.2f} us" for name, step in steps.items())
+    paris = connections[0]
+
+    def relay_one() -> None:
+        paris.limiter._messages._tokens = 100.0  # a benchmark loop is not a booth over its rate
+        _on_text(None, registry, clock, paris, data)  # type: ignore[arg-type]
+
+    print(
+        f"  the relay path of one candidate, no socket: {per_call(relay_one) * 1e6:.1f} us, of which {parts}"
+    )
 
 
 async def latency_phase(rooms: dict[str, Rooms], rate: float, seconds: float) -> None:
