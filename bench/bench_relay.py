@@ -219,6 +219,21 @@ async def seed(path: Path, booths: int, rooms: int, now: datetime) -> Seeded:
     return Seeded(url, keys, booked, list(range(2 * rooms, booths)))
 
 
+def server_commands(python: str, database_url: str) -> tuple[list[str], list[str]]:
+    """The project's server on ``database_url`` and the bare relay, without their ports."""
+    project = [
+        python,
+        "-m",
+        "booth_server.cli",
+        "serve",
+        "--database",
+        database_url,
+        "--log-level",
+        "WARNING",
+    ]
+    return project, [python, str(THIS_FILE), "--serve-bare"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -527,10 +542,10 @@ def per_call(function: Callable[[], Any], repeat: int = 2000) -> float:
     return statistics.median(batches)
 
 
-def codec_costs() -> None:
-    """Where the project's CPU goes on a relayed candidate: each step of the server's relay
-    path, and the whole of it without a socket, in this process (hot loops: a server that
-    relays a message every few milliseconds pays more per step, from cold caches)."""
+def relay_steps() -> dict[str, Callable[[], Any]]:
+    """The server's relay path of one candidate without a socket (first), then the steps of
+    it that any relay which validates what it relays must take: parse, check, encode, and
+    the clock the room compares with the slot's end."""
     import orjson
 
     from booth_server.clock import Clock
@@ -567,22 +582,37 @@ def codec_costs() -> None:
     data = json.dumps({"type": "candidate", "booking_id": 7, "candidate": candidate(7)}).encode()
     wire = orjson.loads(data)
     validator = SIGNAL_VALIDATORS["candidate"]
-    steps = {
-        "orjson.loads": lambda: orjson.loads(data),
-        "jsonschema-rs is_valid": lambda: validator.is_valid(wire),
-        "the partner's copy (messages.relayed)": lambda: messages.relayed(wire, 7, 1, 5),
-        "the clock (Clock.now)": clock.now,
-    }
-    parts = "; ".join(f"{name} {per_call(step) * 1e6:.2f} us" for name, step in steps.items())
     paris = connections[0]
 
     def relay_one() -> None:
         paris.limiter._messages._tokens = 100.0  # a benchmark loop is not a booth over its rate
         _on_text(None, registry, clock, paris, data)  # type: ignore[arg-type]
 
-    print(
-        f"  the relay path of one candidate, no socket: {per_call(relay_one) * 1e6:.1f} us, of which {parts}"
-    )
+    return {
+        "relay path": relay_one,
+        "orjson.loads": lambda: orjson.loads(data),
+        "jsonschema-rs is_valid": lambda: validator.is_valid(wire),
+        "the partner's copy (messages.relayed)": lambda: messages.relayed(wire, 7, 1, 5),
+        "the clock (Clock.now)": clock.now,
+        "nothing": lambda: None,  # the loop's own cost, for bench_relay_instructions.py
+    }
+
+
+def codec_costs() -> None:
+    """Where the project's CPU goes on a relayed candidate, timed in this process (hot loops:
+    a server that relays a message every few milliseconds pays more per step, from cold caches)."""
+    steps = relay_steps()
+    whole = steps.pop("relay path")
+    del steps["nothing"]
+    parts = "; ".join(f"{name} {per_call(step) * 1e6:.2f} us" for name, step in steps.items())
+    print(f"  the relay path of one candidate, no socket: {per_call(whole) * 1e6:.1f} us, of which {parts}")
+
+
+def run_step(name: str, times: int) -> None:
+    """Run one of :func:`relay_steps` ``times`` times (bench_relay_instructions.py --parts)."""
+    step = relay_steps()[name]
+    for _ in range(times):
+        step()
 
 
 async def latency_phase(rooms: dict[str, Rooms], rate: float, seconds: float) -> None:
@@ -647,17 +677,7 @@ async def main(args: argparse.Namespace) -> None:
             f"seeded {booths_needed} booths with device keys and {rooms_needed} live bookings "
             f"in {time.perf_counter() - started:.1f} s"
         )
-        project_cmd = [
-            sys.executable,
-            "-m",
-            "booth_server.cli",
-            "serve",
-            "--database",
-            seeded.url,
-            "--log-level",
-            "WARNING",
-        ]
-        bare_cmd = [sys.executable, str(THIS_FILE), "--serve-bare"]
+        project_cmd, bare_cmd = server_commands(sys.executable, seeded.url)
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
             servers = {"project": Server("project", project_cmd), "bare": Server("bare", bare_cmd)}
@@ -714,6 +734,7 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--run-step", nargs=2, metavar=("STEP", "TIMES"), help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of the bench")
     parser.add_argument("--rooms-cpu", type=int, default=50, help="rooms for the CPU and first latency phase")
     parser.add_argument("--rooms-large", type=int, default=500, help="rooms for the second latency phase")
@@ -738,6 +759,9 @@ def parse_args() -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse_args()
+    if arguments.run_step:
+        run_step(arguments.run_step[0], int(arguments.run_step[1]))
+        sys.exit(0)
     if arguments.serve_bare:
         serve_bare(arguments.serve_bare)
         sys.exit(0)
