@@ -186,6 +186,9 @@ async def test_metrics_count_booths_rooms_messages_and_join_latency(make_client,
     paris, sf = await s.both_joined()
     await paris.send(type="bogus")
     await paris.expect("error", code="unknown_type")
+    for _ in range(3):  # relayed signals are counted both ways too
+        await paris.send(type="candidate", booking_id=s.booking_id, candidate=CANDIDATE)
+        await sf.expect("candidate")
     response = await s.client.get("/metrics")
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/plain")
@@ -194,6 +197,9 @@ async def test_metrics_count_booths_rooms_messages_and_join_latency(make_client,
     assert "sebastian_rooms_open 1.0" in text
     assert 'sebastian_signal_messages_total{direction="in",type="join"} 2.0' in text
     assert 'sebastian_signal_messages_total{direction="out",type="joined"} 2.0' in text
+    assert 'sebastian_signal_messages_total{direction="in",type="candidate"} 3.0' in text
+    assert 'sebastian_signal_messages_total{direction="out",type="candidate"} 3.0' in text
+    assert "# TYPE sebastian_signal_messages_total counter" in text
     assert "sebastian_join_latency_seconds_count 1.0" in text
     assert 'sebastian_signal_errors_total{code="unknown_type"} 1.0' in text
     # A second app has its own registry.
