@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import missing_service
+from tests.processes import descendants, live_chromium
 
 CHROMIUM = os.environ.get("SEBASTIAN_CHROMIUM", "/usr/bin/chromium")
 #: TESTING.md's flags; fake camera and microphone so the kiosk's check works without hardware.
@@ -34,38 +35,6 @@ WIDE = {"width": 1920, "height": 1080}
 PHONE = {"width": 390, "height": 844}
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _live_chromium(pids: list[int]) -> list[int]:
-    live = []
-    for pid in pids:
-        try:
-            exe = os.readlink(f"/proc/{pid}/exe")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if "chrom" in exe and state != "Z":
-            live.append(pid)
-    return live
-
-
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Any]:
     if not Path(CHROMIUM).exists():  # noqa: ASYNC240  (once per run)
@@ -77,20 +46,18 @@ async def browser() -> AsyncIterator[Any]:
     flags = [*CHROMIUM_FLAGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
     playwright = await async_playwright().start()
     browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
-    seen = _live_chromium(_descendants(os.getpid()))
+    seen = live_chromium(descendants(os.getpid()))
     try:
         yield browser
     finally:
-        seen = sorted({*seen, *_live_chromium(_descendants(os.getpid()))})
+        seen = sorted({*seen, *live_chromium(descendants(os.getpid()))})
         await browser.close()
         await playwright.stop()
         for _ in range(100):  # zombies clear within 1-3 s (TESTING.md); allow 10
-            if not _live_chromium(seen):
+            if not live_chromium(seen):
                 break
             await asyncio.sleep(0.1)
-        assert not _live_chromium(seen), (
-            f"Chromium processes still alive after the run: {_live_chromium(seen)}"
-        )
+        assert not live_chromium(seen), f"Chromium processes still alive after the run: {live_chromium(seen)}"
 
 
 PageFactory = Callable[..., Any]

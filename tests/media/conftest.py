@@ -28,6 +28,7 @@ from booth_server.app import create_app, static_dir
 from booth_server.clock import Clock
 from booth_server.config import Config
 from tests.conftest import ADMIN, CANTINE_A, SF_A, missing_service, token_for
+from tests.processes import descendants, is_chromium, process_state
 
 IN_NETNS = os.environ.get("SEBASTIAN_IN_NETNS") == "1"
 if not IN_NETNS:
@@ -172,46 +173,10 @@ def processes_marked(marker: str) -> list[int]:
     return found
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (the Playwright driver, Chromium and its zygotes, renderers...)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # The command may hold spaces and parentheses: the fields start after the last ')'.
-        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def browser_processes(marker: str) -> set[int]:
     """Chromium's processes: those below this test process, and those that carry the marker."""
     below = set(descendants(os.getpid()))
-    return {pid for pid in below | set(processes_marked(marker)) if _is_chromium(pid)}
-
-
-def _is_chromium(pid: int) -> bool:
-    try:
-        return "chrom" in os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        return False
-
-
-def process_state(pid: int) -> str | None:
-    """``R``, ``S``, ``Z``... or None when the process is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
+    return {pid for pid in below | set(processes_marked(marker)) if is_chromium(pid)}
 
 
 @pytest.fixture(scope="session")
