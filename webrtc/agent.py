@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 
 from webrtc.limits import HEARTBEAT_INTERVAL, PROTOCOL_VERSION
+from webrtc.messages import SEQUENCED_TYPES
 from webrtc.peer import PeerLink
 
 log = logging.getLogger("booth_agent")
@@ -41,19 +42,6 @@ SIGNALLING_PATH = "/api/v1/signalling"
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
 GOING_AWAY_JITTER = 5.0
 FINAL_CLOSES = {4001: "unauthorized", 4003: "unsupported_version", 4005: "replaced"}
-ROOM_TYPES = frozenset(
-    {
-        "joined",
-        "peer_status",
-        "offer",
-        "answer",
-        "candidate",
-        "ice_restart",
-        "countdown",
-        "extended",
-        "room_closed",
-    }
-)
 
 
 class AgentStopped(Exception):
@@ -233,7 +221,7 @@ class BoothAgent:
 
     async def _handle(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
-        if kind in ROOM_TYPES:
+        if kind in SEQUENCED_TYPES:
             if kind != "joined":
                 if msg.get("booking_id") != self.booking_id:
                     return

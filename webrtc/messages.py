@@ -57,6 +57,7 @@ __all__ = [
     "PeerStatus",
     "Ping",
     "Relayed",
+    "SEQUENCED_TYPES",
     "SIGNAL_TYPES",
     "Pong",
     "Role",
@@ -418,6 +419,8 @@ class ServerGoingAway(ServerMessage):
 
 #: The client messages a room relays to a partner booth, by wire type.
 SIGNAL_TYPES: frozenset[str] = frozenset(t for t, cls in _CLIENT.items() if issubclass(cls, Signal))
+#: The server messages that carry ``seq`` (room messages, replayed on resume), by wire type.
+SEQUENCED_TYPES: frozenset[str] = frozenset(t for t, cls in _SERVER.items() if issubclass(cls, Sequenced))
 #: The field of each signal that is passed on to the partner (ice_restart carries none).
 _SIGNAL_PAYLOAD: dict[str, str | None] = {
     "offer": "sdp",
@@ -535,11 +538,7 @@ def relayed(wire: dict[str, Any], booking_id: int, sender: int, seq: int) -> Rel
     payload = _SIGNAL_PAYLOAD[message_type]
     if payload is not None:
         out[payload] = wire[payload]
-    try:
-        data = orjson.dumps(out)
-    except orjson.JSONEncodeError:  # cannot happen for what passed ``load`` and the schema
-        data = _dumps(out)
-    return Relayed(message_type, seq, data)
+    return Relayed(message_type, seq, _dumps(out))
 
 
 def dump(msg: Message) -> dict[str, Any]:

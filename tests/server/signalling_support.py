@@ -21,7 +21,7 @@ from referencing.jsonschema import DRAFT202012
 from booth_server.app import openapi_document
 from booth_server.clock import Clock
 from tests.conftest import ADA, CANTINE_A, SF_A, STAFF_PARIS, STAFF_SF, token_for
-from webrtc.messages import parse
+from webrtc.messages import SEQUENCED_TYPES, parse
 
 
 def check_openapi(schema_name: str, value: Any) -> None:
@@ -40,17 +40,6 @@ CANDIDATE = {
     "candidate": "candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host",
     "sdpMid": "0",
     "sdpMLineIndex": 0,
-}
-ROOM_TYPES = {
-    "joined",
-    "peer_status",
-    "offer",
-    "answer",
-    "candidate",
-    "ice_restart",
-    "countdown",
-    "extended",
-    "room_closed",
 }
 
 
@@ -99,7 +88,7 @@ class Booth:
             raise AssertionError(f"unexpected frame {frame!r}")
         message = json.loads(frame.data)
         parse(message, origin="server")
-        if message["type"] in ROOM_TYPES:
+        if message["type"] in SEQUENCED_TYPES:
             if message["type"] == "joined":
                 assert message["seq"] > self.last_seq, (message, self.last_seq)
             else:

@@ -14,6 +14,7 @@ from tests.webrtc.signal_examples import CAND, EXAMPLES, KEY, PARIS_SUMMER, SDP,
 from webrtc.errors import ERRORS, ProtocolError
 from webrtc.limits import MAX_MESSAGE_BYTES
 from webrtc.messages import (
+    SEQUENCED_TYPES,
     SIGNAL_TYPES,
     Answer,
     Candidate,
@@ -372,3 +373,17 @@ def test_a_relayed_signal_is_byte_for_byte_the_typed_message(signal: Signal, typ
 def test_signal_types_are_the_relayed_client_messages() -> None:
     assert SIGNAL_TYPES == {"offer", "answer", "candidate", "ice_restart"}
     assert all(issubclass(message_types("client")[t], Signal) for t in SIGNAL_TYPES)
+
+
+def test_sequenced_types_are_the_room_messages() -> None:
+    assert SEQUENCED_TYPES == {
+        "joined",
+        "peer_status",
+        "offer",
+        "answer",
+        "candidate",
+        "ice_restart",
+        "countdown",
+        "extended",
+        "room_closed",
+    }
