@@ -232,9 +232,7 @@ class RoomRegistry:
             raise ProtocolError("not_in_room", "join a room first")
         delivery = room.relay(booth, wire, now)
         if delivery is not None:
-            recipient = self._booths.get(delivery[0])
-            if recipient is not None and recipient.booking_id == room.booking_id:
-                recipient.send(delivery[1])
+            self._deliver(delivery[0], room.booking_id, delivery[1])
 
     def receive(self, conn: Connection, message: Leave | Signal, now: datetime) -> None:
         """``leave`` or a typed signal to relay, for the room this socket is in."""

@@ -357,8 +357,7 @@ class Room:
             self._pending.offers.add((booth_id, target))
         stream = receiver.stream
         message = relayed(wire, self.booking_id, booth_id, stream.last_seq + 1)
-        stream.last_seq = message.seq  # Stream.keep, inlined: this runs for every signal
-        stream.history.append(message)
+        stream.keep(message)
         return (target, message) if receiver.state is _P else None
 
     def disconnect(self, booth_id: int, now: datetime) -> None:
