@@ -1,7 +1,7 @@
 // The booking app (/): log in or register, pick a booth in each city, see a week of common free
 // slots in both cities' local time and the viewer's own, book, and manage one's sessions.
 
-import { t, initLang, lang, onLangChange, mountLangSwitch, translatePage, hoursPhrase } from './i18n.js';
+import { t, lang, startTranslating, hoursPhrase } from './i18n.js';
 import { get, post, patch, del, currentAccount, logIn, logOut, hasRoute } from './api.js';
 import { h, clear, $, showError, clearErrors, toast, openDialog, busy, cityClass, errorText, onSubmit } from './dom.js';
 import * as tm from './time.js';
@@ -33,13 +33,7 @@ const boothsOf = (venueId) => state.booths.filter((b) => b.venue_id === venueId)
 
 async function main() {
   tm.syncWithPage();
-  initLang();
-  translatePage();
-  mountLangSwitch($('#lang'));
-  onLangChange(() => {
-    translatePage();
-    renderAll();
-  });
+  startTranslating([$('#lang')], renderAll);
   wireAuth();
   wirePicker();
   wireDialogs();

@@ -71,6 +71,20 @@ export function translatePage(root = document) {
   if (title) document.title = t(title.content);
 }
 
+/**
+ * A page's language set-up: pick the language, translate the page, put an EN | FR switch in
+ * each of `switches`, and on every change translate again and call `render`.
+ */
+export function startTranslating(switches, render) {
+  initLang();
+  translatePage();
+  for (const container of switches) mountLangSwitch(container);
+  onLangChange(() => {
+    translatePage();
+    render();
+  });
+}
+
 /** The EN | FR switch: two toggle buttons in a labelled group. */
 export function mountLangSwitch(container) {
   container.setAttribute('role', 'group');

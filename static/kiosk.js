@@ -6,7 +6,7 @@
 // The protocol is static/signalling.js (BoothConnection); this module is only the screen.
 
 import { BoothConnection } from './signalling.js';
-import { t, initLang, lang, onLangChange, mountLangSwitch, translatePage } from './i18n.js';
+import { t, lang, startTranslating } from './i18n.js';
 import { ApiError, get } from './api.js';
 import { h, clear, $, showError, clearErrors, openDialog, cityClass } from './dom.js';
 import * as tm from './time.js';
@@ -46,14 +46,7 @@ function show(screen) {
 
 async function main() {
   tm.syncWithPage();
-  initLang();
-  translatePage();
-  mountLangSwitch($('#lang'));
-  mountLangSwitch($('#pair-lang'));
-  onLangChange(() => {
-    translatePage();
-    render();
-  });
+  startTranslating([$('#lang'), $('#pair-lang')], render);
   wire();
   setInterval(tick, 1000);
   let key = null;

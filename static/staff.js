@@ -2,7 +2,7 @@
 // sessions in local time, booths with their device keys and who is online, utilization per
 // booth and week, opening hours, closures, and booking with an override reason.
 
-import { t, initLang, lang, onLangChange, mountLangSwitch, translatePage } from './i18n.js';
+import { t, lang, startTranslating } from './i18n.js';
 import { get, post, patch, del, currentAccount, logIn, logOut } from './api.js';
 import { h, clear, $, showError, clearErrors, toast, busy, cityClass, onSubmit } from './dom.js';
 import { utilizationChart } from './chart.js';
@@ -31,13 +31,7 @@ const venueBooths = () => state.booths.filter((b) => b.venue_id === state.venueI
 
 async function main() {
   tm.syncWithPage();
-  initLang();
-  translatePage();
-  mountLangSwitch($('#lang'));
-  onLangChange(() => {
-    translatePage();
-    renderAll();
-  });
+  startTranslating([$('#lang')], renderAll);
   wire();
   state.account = await currentAccount().catch(() => null);
   await start();
