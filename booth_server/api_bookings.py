@@ -13,7 +13,7 @@ from scheduler.store import BookingChange, NewBooking
 from . import auth, signalling
 from . import validation as v
 from .keys import CLOCK, STORE
-from .serialize import booking_json
+from .serialize import booking_json, created
 
 routes = web.RouteTableDef()
 
@@ -56,12 +56,11 @@ async def create_booking(request: web.Request) -> web.Response:
         idempotency_key=key,
         override_reason=_override(body),
     )
-    view, created = await request.app[STORE].create_booking(spec, actor, request.app[CLOCK].now())
-    if created:
+    view, is_new = await request.app[STORE].create_booking(spec, actor, request.app[CLOCK].now())
+    if is_new:
         await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
-    response = web.json_response(booking_json(view), status=201)
-    response.headers["Location"] = f"/api/v1/bookings/{view.id}"
-    if not created:
+    response = created(booking_json(view), f"/api/v1/bookings/{view.id}")
+    if not is_new:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 

@@ -30,7 +30,7 @@ from aiohttp import web
 from scheduler import ical, policy, zones
 from scheduler.errors import Forbidden, InvalidInput, NotFound
 from scheduler.feeds import FeedRepository, FeedSubject, FeedToken, FeedVersion, feed_day, last_change
-from scheduler.model import BookingStatus, Booth, Venue
+from scheduler.model import Account, BookingStatus, Booth, Venue
 from scheduler.store import BookingStateError
 
 from . import auth
@@ -378,14 +378,19 @@ def _no_feed() -> NotFound:
     )
 
 
+async def _open_feed(request: web.Request, kind: str) -> tuple[FeedToken, Account, FeedVersion]:
+    """The live feed of the URL's token, its owner and its version; 404 for any other token."""
+    found = await _feeds(request).open_feed(kind, _token_hash(request))
+    if found is None:
+        raise _no_feed()
+    return found
+
+
 @routes.get("/feeds/organizer/{token}.ics")
 async def organizer_feed(request: web.Request) -> web.Response:
     """An organizer's own bookings, full details."""
     now = request.app[CLOCK].now()
-    found = await _feeds(request).open_feed("organizer", _token_hash(request))
-    if found is None:
-        raise _no_feed()
-    feed, owner, version = found
+    feed, owner, version = await _open_feed(request, "organizer")
     # The owner's e-mail and company are printed in every event (a rename also bumps the version).
     return await _serve_feed(
         request,
@@ -402,10 +407,7 @@ async def organizer_feed(request: web.Request) -> web.Response:
 async def venue_feed(request: web.Request) -> web.Response:
     """Every booking holding a booth of the venue, full details, for its staff and admins."""
     now = request.app[CLOCK].now()
-    found = await _feeds(request).open_feed("venue", _token_hash(request))
-    if found is None:
-        raise _no_feed()
-    feed, owner, version = found
+    feed, owner, version = await _open_feed(request, "venue")
     # Checked on every fetch: staff moved to another venue lose the feeds of the old one.
     if not policy.can_manage_venue(owner, feed.subject_id):
         raise _no_feed()

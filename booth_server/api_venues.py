@@ -16,7 +16,7 @@ from scheduler.venue_admin import BlackoutRecord, VenueAdmin
 from . import auth
 from . import validation as v
 from .keys import CLOCK, STORE
-from .serialize import venue_json, z
+from .serialize import created, venue_json, z
 
 routes = web.RouteTableDef()
 
@@ -141,9 +141,7 @@ async def create_venue(request: web.Request) -> web.Response:
         rules=_rules(body),
     )
     venue = next(venue for venue in await request.app[STORE].venues() if venue.id == venue_id)
-    response = web.json_response(venue_json(venue), status=201)
-    response.headers["Location"] = f"/api/v1/venues/{venue_id}"
-    return response
+    return created(venue_json(venue), f"/api/v1/venues/{venue_id}")
 
 
 @routes.patch(r"/api/v1/venues/{venue_id}")
@@ -199,9 +197,10 @@ async def add_blackout(request: web.Request) -> web.Response:
     admin = VenueAdmin(request.app[STORE])
     record = await admin.add_blackout(venue.id, start, end, reason)
     affected = await admin.bookings_in_venue(venue.id, start, end)
-    response = web.json_response(_blackout_json(record, venue) | {"affected_bookings": affected}, status=201)
-    response.headers["Location"] = f"/api/v1/venues/{venue.id}/blackouts/{record.id}"
-    return response
+    return created(
+        _blackout_json(record, venue) | {"affected_bookings": affected},
+        f"/api/v1/venues/{venue.id}/blackouts/{record.id}",
+    )
 
 
 @routes.delete(r"/api/v1/venues/{venue_id}/blackouts/{blackout_id}")

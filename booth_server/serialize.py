@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aiohttp import web
+
 from scheduler import ical, zones
 from scheduler.model import Account, BookingView, Booth, Venue
+
+
+def created(body: dict[str, Any], location: str) -> web.Response:
+    """``201 Created`` with the new resource's JSON and its URL in ``Location``."""
+    response = web.json_response(body, status=201)
+    response.headers["Location"] = location
+    return response
 
 
 def z(instant: datetime) -> str:
