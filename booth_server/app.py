@@ -30,8 +30,9 @@ from . import (
 from .clock import Clock
 from .config import Config
 from .errors import error_middleware
-from .keys import CLOCK, CONFIG, DATABASE, METRICS, STORE
+from .keys import CLOCK, CONFIG, DATABASE, METRICS, SERVER_SECRET, STORE
 from .metrics import Metrics
+from .server_secret import default_secret_file, load_or_create
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[CONFIG] = config
     app[CLOCK] = clock or Clock(config.clock_start)
     app[METRICS] = Metrics()
+    secret_file = Path(config.secret_file) if config.secret_file else default_secret_file(config.database)
+    app[SERVER_SECRET] = load_or_create(secret_file)
     app.cleanup_ctx.append(_database)
     signalling.setup(app)  # after _database: the booth websocket, /readyz, /metrics, shutdown
     app.router.add_routes(api_catalog.routes)

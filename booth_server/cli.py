@@ -116,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SchedulerError as exc:
         print(f"booth-server: error: {exc.field or 'config'}: {exc.message}", file=sys.stderr)
         return 2
+    except ConfigError as exc:
+        print(f"booth-server: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"booth-server: error: cannot listen on {config.host}:{config.port}: {exc.strerror}",

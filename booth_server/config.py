@@ -88,6 +88,9 @@ class Config:
     #: Set when the server sits behind a TLS proxy, so cookies get the Secure flag.
     secure_cookies: bool = field(default=False, metadata={"parse": _parse_bool})
     redis_url: str | None = None
+    #: The file holding the server's signing secret (booth_server/server_secret.py); default:
+    #: beside the SQLite database, or ./sebastian.secret.
+    secret_file: str | None = None
     #: ICE servers handed to booths: STUN urls as they are, TURN urls with coturn REST credentials
     #: made from ``turn_secret`` (coturn's ``static-auth-secret``); ``turns:…:443`` passes firewalls.
     stun_urls: tuple[str, ...] = field(default=(), metadata={"parse": _parse_ice_urls})

@@ -23,4 +23,6 @@ DATABASE = web.AppKey("database", Database)
 STORE = web.AppKey("store", Store)
 DEVICES = web.AppKey("devices", DeviceKeys)
 METRICS = web.AppKey("metrics", Metrics)
+#: The server's signing secret (booth_server/server_secret.py), loaded once at start.
+SERVER_SECRET = web.AppKey("server_secret", bytes)
 SIGNALLING: web.AppKey[RoomRegistry] = web.AppKey("signalling")
