@@ -10,9 +10,9 @@ from aiohttp import web
 from scheduler.errors import InvalidInput
 from scheduler.store import BookingChange, NewBooking
 
-from . import auth, signalling
+from . import auth
 from . import validation as v
-from .keys import CLOCK, STORE
+from .keys import BOOKINGS, STORE
 from .serialize import booking_json, created
 
 routes = web.RouteTableDef()
@@ -56,9 +56,7 @@ async def create_booking(request: web.Request) -> web.Response:
         idempotency_key=key,
         override_reason=_override(body),
     )
-    view, is_new = await request.app[STORE].create_booking(spec, actor, request.app[CLOCK].now())
-    if is_new:
-        await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
+    view, is_new = await request.app[BOOKINGS].create(spec, actor)
     response = created(booking_json(view), f"/api/v1/bookings/{view.id}")
     if not is_new:
         response.headers["Idempotent-Replayed"] = "true"
@@ -93,10 +91,9 @@ async def change_booking(request: web.Request) -> web.Response:
         raise InvalidInput(
             f"{unknown[0]} cannot be changed; use {', '.join(sorted(known))}", field=unknown[0]
         )
-    store, now = request.app[STORE], request.app[CLOCK].now()
     start = end = None
     if "start" in body or "duration_minutes" in body:
-        current = await store.booking(booking_id, actor)
+        current = await request.app[STORE].booking(booking_id, actor)
         start = v.instant(body, "start") if "start" in body else current.start
         end = start + (_duration(body) if "duration_minutes" in body else current.end - current.start)
     change = BookingChange(
@@ -107,14 +104,12 @@ async def change_booking(request: web.Request) -> web.Response:
         guests=v.emails(body, "guests"),
         override_reason=_override(body),
     )
-    view = await store.change_booking(booking_id, change, actor, now)
-    await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
+    view = await request.app[BOOKINGS].change(booking_id, change, actor)
     return web.json_response(booking_json(view))
 
 
 @routes.delete(r"/api/v1/bookings/{booking_id}")
 async def cancel_booking(request: web.Request) -> web.Response:
     actor = await auth.require_account(request)
-    view = await request.app[STORE].cancel_booking(_booking_id(request), actor, request.app[CLOCK].now())
-    await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
+    view = await request.app[BOOKINGS].cancel(_booking_id(request), actor)
     return web.json_response(booking_json(view))

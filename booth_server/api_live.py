@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from aiohttp import web
 
 from scheduler import policy
 from scheduler.errors import Forbidden, NotFound
-from scheduler.store import BookingChange
 
-from . import auth, signalling
+from . import auth
 from . import validation as v
-from .keys import CLOCK, SIGNALLING, STORE
+from .keys import BOOKINGS, CLOCK, SIGNALLING, STORE
 from .serialize import booking_json, z
 
 log = logging.getLogger(__name__)
@@ -68,15 +66,5 @@ async def extend_booking(request: web.Request) -> web.Response:
     body = await v.read_json(request)
     minutes = v.integer(body.get("minutes"), "minutes", low=1, high=MAX_EXTENSION_MINUTES)
     note = v.text(body, "reason", required=False, max_length=300)
-    store, now = request.app[STORE], request.app[CLOCK].now()
-    current = await store.booking(booking_id, actor)
-    if not policy.can_override(actor, current.booths):
-        raise Forbidden("only staff of a booked venue or an admin may extend a session", field="minutes")
-    reason = f"extended by staff by {minutes} min" + (f": {note}" if note else "")
-    change = BookingChange(
-        start=current.start, end=current.end + timedelta(minutes=minutes), override_reason=reason
-    )
-    view = await store.change_booking(booking_id, change, actor, now)
-    log.info("booking %d extended by %d min by account %d", booking_id, minutes, actor.id)
-    await signalling.bookings_changed(request.app, [b.id for b in view.booths], view)
+    view = await request.app[BOOKINGS].extend(booking_id, minutes, note, actor)
     return web.json_response(booking_json(view))

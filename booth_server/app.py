@@ -27,10 +27,11 @@ from . import (
     pages,
     signalling,
 )
+from .bookings import BookingService
 from .clock import Clock
 from .config import Config
 from .errors import error_middleware
-from .keys import CLOCK, CONFIG, DATABASE, METRICS, SERVER_SECRET, STORE
+from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, METRICS, SERVER_SECRET, STORE
 from .metrics import Metrics
 from .server_secret import default_secret_file, load_or_create
 
@@ -65,6 +66,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await database.migrate()
     app[DATABASE] = database
     app[STORE] = Store(database)
+    app[BOOKINGS] = BookingService(app[STORE], app[CLOCK])
     if config.demo:
         credentials = await demo.seed(app[STORE], app[CLOCK].now())
         demo.announce(credentials)

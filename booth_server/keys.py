@@ -14,7 +14,8 @@ from .clock import Clock
 from .config import Config
 from .metrics import Metrics
 
-if TYPE_CHECKING:  # rooms imports auth, which imports these keys
+if TYPE_CHECKING:
+    from .bookings import BookingService  # rooms imports auth, which imports these keys
     from .rooms import RoomRegistry
 
 CONFIG = web.AppKey("config", Config)
@@ -25,4 +26,5 @@ DEVICES = web.AppKey("devices", DeviceKeys)
 METRICS = web.AppKey("metrics", Metrics)
 #: The server's signing secret (booth_server/server_secret.py), loaded once at start.
 SERVER_SECRET = web.AppKey("server_secret", bytes)
+BOOKINGS: web.AppKey[BookingService] = web.AppKey("bookings")
 SIGNALLING: web.AppKey[RoomRegistry] = web.AppKey("signalling")

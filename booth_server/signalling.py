@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from scheduler.changes import BookingChanged
 from scheduler.devices import DeviceKeys
 from scheduler.errors import Forbidden
 from scheduler.model import BookingView
@@ -34,7 +35,7 @@ from .clock import Clock
 from .config import Config, ConfigError
 from .connection import CLOSE_WITHIN, Connection, Timings
 from .errors import error_response
-from .keys import CLOCK, CONFIG, DATABASE, DEVICES, METRICS, SIGNALLING, STORE
+from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, DEVICES, METRICS, SIGNALLING, STORE
 from .rooms import RoomRegistry
 
 log = logging.getLogger(__name__)
@@ -264,10 +265,16 @@ async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SIGNALLING] = registry
     app[DEVICES] = DeviceKeys(app[DATABASE])
     unsubscribe = app[CLOCK].on_advance(registry.wake)
+
+    async def on_booking_changed(event: BookingChanged) -> None:
+        await bookings_changed(app, event.booth_ids, event.booking)
+
+    unsubscribe_bookings = app[BOOKINGS].subscribe(on_booking_changed)
     timers = asyncio.create_task(registry.run())
     heartbeats = asyncio.create_task(registry.run_heartbeats())
     yield
     unsubscribe()
+    unsubscribe_bookings()
     await registry.shutdown(wait=1.0)  # if on_shutdown did not run (startup failed half-way)
     for task in (timers, heartbeats):
         task.cancel()

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from . import policy, rules
+from .changes import BookingChanged, TransactionalHandler, classify
 from .database import Database
 from .errors import (
     AlreadyExists,
@@ -126,6 +127,25 @@ class Store:
         self.db = db
         self.default_rules = default_rules or Rules()
         self._catalog_cache: tuple[float, dict[int, Booth]] | None = None
+        self._in_transaction: list[TransactionalHandler] = []
+
+    def on_change_in_transaction(self, handler: TransactionalHandler) -> None:
+        """Await ``handler(session, event)`` inside every booking change's transaction, after its
+        rows are flushed: what it writes commits or rolls back with the change."""
+        self._in_transaction.append(handler)
+
+    async def _changed(
+        self,
+        session: AsyncSession,
+        before: BookingView | None,
+        after: BookingView,
+        actor: Account,
+        now: datetime,
+    ) -> BookingChanged:
+        event = BookingChanged(classify(before, after), after, before, actor.id, now)
+        for handler in self._in_transaction:
+            await handler(session, event)
+        return event
 
     # -- venues and booths -------------------------------------------------------------------
 
@@ -426,13 +446,14 @@ class Store:
 
     async def create_booking(
         self, spec: NewBooking, actor: Account, now: datetime
-    ) -> tuple[BookingView, bool]:
-        """Book every booth of ``spec`` or none. Returns the booking and whether it is new."""
+    ) -> tuple[BookingView, BookingChanged | None]:
+        """Book every booth of ``spec`` or none. Returns the booking and its change event, which is
+        None when an idempotency key replayed an earlier booking."""
         fingerprint = spec.fingerprint()
         if spec.idempotency_key is not None:
             replayed = await self._replay(actor, spec.idempotency_key, fingerprint)
             if replayed:
-                return replayed, False
+                return replayed, None
         catalog = await self.catalog()
         booths = self._pick(catalog, spec.booth_ids)
         try:
@@ -461,14 +482,15 @@ class Store:
                 await self._flush_holds(session, booths, spec.start, spec.end)
                 row.organizer = await session.get_one(AccountRow, actor.id)
                 view = self._view(row, catalog)
+                event = await self._changed(session, None, view, actor, now)
         except IntegrityError:
             # Two retries with one idempotency key raced: the first one's booking is the answer.
             if spec.idempotency_key is not None:
                 replayed = await self._replay(actor, spec.idempotency_key, fingerprint)
                 if replayed:
-                    return replayed, False
+                    return replayed, None
             raise
-        return view, True
+        return view, event
 
     async def _replay(self, actor: Account, key: str, fingerprint: str) -> BookingView | None:
         async with self.db.read() as session:
@@ -548,11 +570,12 @@ class Store:
 
     async def change_booking(
         self, booking_id: int, change: BookingChange, actor: Account, now: datetime
-    ) -> BookingView:
+    ) -> BookingChanged:
         """Reschedule or edit a confirmed booking; the same booking, its sequence + 1."""
         catalog = await self.catalog()
         async with self.db.write() as session:
             row = await self._locked_booking(session, booking_id, actor, catalog)
+            before = self._view(row, catalog)
             if row.status != BookingStatus.CONFIRMED.value:
                 raise BookingStateError(
                     "a cancelled booking cannot be changed; book a new session", code="booking_cancelled"
@@ -586,24 +609,31 @@ class Store:
             row.sequence += 1
             row.updated_at = now
             await self._flush_holds(session, booths, start, end)
-            return self._view(row, catalog)
+            return await self._changed(session, before, self._view(row, catalog), actor, now)
 
-    async def cancel_booking(self, booking_id: int, actor: Account, now: datetime) -> BookingView:
-        """Cancel; the row stays, its holds free the booths. Cancelling twice changes nothing."""
+    async def cancel_booking(
+        self, booking_id: int, actor: Account, now: datetime
+    ) -> tuple[BookingView, BookingChanged | None]:
+        """Cancel; the row stays, its holds free the booths. Cancelling twice changes nothing
+        (the event is None then)."""
         catalog = await self.catalog()
         async with self.db.write() as session:
             row = await self._locked_booking(session, booking_id, actor, catalog)
-            if row.status == BookingStatus.CONFIRMED.value:
-                if row.end_at <= now:
-                    raise BookingStateError(
-                        "this session is over and can no longer be cancelled", code="booking_ended"
-                    )
-                row.status = BookingStatus.CANCELLED.value
-                for hold in row.holds:
-                    hold.active = False
-                row.sequence += 1
-                row.updated_at = now
-            return self._view(row, catalog)
+            if row.status != BookingStatus.CONFIRMED.value:
+                return self._view(row, catalog), None
+            if row.end_at <= now:
+                raise BookingStateError(
+                    "this session is over and can no longer be cancelled", code="booking_ended"
+                )
+            before = self._view(row, catalog)
+            row.status = BookingStatus.CANCELLED.value
+            for hold in row.holds:
+                hold.active = False
+            row.sequence += 1
+            row.updated_at = now
+            await session.flush()
+            after = self._view(row, catalog)
+            return after, await self._changed(session, before, after, actor, now)
 
 
 def _hold(booth: Booth, position: int, start: datetime, end: datetime) -> BoothHoldRow:
