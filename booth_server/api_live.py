@@ -34,7 +34,7 @@ async def venue_presence(request: web.Request) -> web.Response:
         (b for b in (await store.catalog()).values() if b.venue.id == venue_id), key=lambda b: b.id
     )
     names = {b.id: b.name for b in booths}
-    states = request.app[SIGNALLING].presence(names)
+    states = await request.app[SIGNALLING].presence(names)
     return web.json_response(
         {
             "venue_id": venue_id,

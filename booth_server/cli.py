@@ -64,6 +64,13 @@ def parser() -> argparse.ArgumentParser:
             help="seed the demo venues, booths and accounts [BOOTH_DEMO]",
         )
         target.add_argument(
+            "--redis",
+            dest="redis_url",
+            metavar="URL",
+            help="redis://host:6379/0: share signalling between several nodes (needs PostgreSQL) [BOOTH_REDIS_URL]",
+        )
+        target.add_argument("--node-id", help="this node's name in logs (default: host-pid) [BOOTH_NODE_ID]")
+        target.add_argument(
             "--clock-start",
             type=_instant,
             metavar="ISO-INSTANT",

@@ -88,6 +88,10 @@ class Config:
     #: Set when the server sits behind a TLS proxy, so cookies get the Secure flag.
     secure_cookies: bool = field(default=False, metadata={"parse": _parse_bool})
     redis_url: str | None = None
+    #: The prefix of every Redis key and channel: several deployments (or tests) can share one Redis.
+    redis_prefix: str = "sebastian:"
+    #: This node's name (connection ids, logs); default: host name and process id.
+    node_id: str | None = None
     #: The file holding the server's signing secret (booth_server/server_secret.py); default:
     #: beside the SQLite database, or ./sebastian.secret.
     secret_file: str | None = None
@@ -126,6 +130,16 @@ class Config:
         config = cls(**values)
         if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"BOOTH_LOG_LEVEL: {config.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+        if config.redis_url is not None:
+            if not config.redis_url.startswith(("redis://", "rediss://", "unix://")):
+                raise ConfigError(
+                    f"BOOTH_REDIS_URL: {config.redis_url!r} is not a redis://, rediss:// or unix:// URL"
+                )
+            if not config.database.startswith("postgresql"):
+                raise ConfigError(
+                    "BOOTH_REDIS_URL is set but the database is not PostgreSQL: several nodes share"
+                    " one PostgreSQL database (SQLite belongs to one process); use --database postgresql://…"
+                )
         if config.turn_urls and not config.turn_secret:
             raise ConfigError(
                 "BOOTH_TURN_URLS is set but BOOTH_TURN_SECRET is not: give coturn's "

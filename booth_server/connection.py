@@ -14,7 +14,7 @@ closes the socket itself, so that aiohttp waits for the booth's closing frame (a
 another task would cut the TCP connection short).
 
 The heartbeat is not here per socket: :meth:`Connection.check_timers` is called by one sweep
-for every socket (``RoomRegistry.run_heartbeats``), with the timings of docs/protocol.md
+for every socket (``SignallingNode.run_heartbeats``), with the timings of docs/protocol.md
 section 3 passed in (tests shorten them).
 """
 
@@ -25,11 +25,11 @@ import logging
 from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from webrtc.core import Conn
 from webrtc.errors import CloseCode, ProtocolError
 from webrtc.messages import Message, Relayed, encode_bytes, error_message
 from webrtc.ratelimit import RateLimiter
@@ -94,26 +94,26 @@ class Connection:
         "_interrupted",
         "_reader",
         "_reading",
-        "booking_id",
         "booth_id",
         "closing",
-        "connected_at",
-        "key_id",
+        "id",
         "last_heard",
         "limiter",
         "metrics",
         "next_ping",
         "opened_at",
+        "state",
         "ws",
     )
 
     def __init__(self, ws: web.WebSocketResponse, metrics: Metrics, now: float) -> None:
         self.ws = ws
         self.metrics = metrics
+        self.id = ""  # given by the node: unique across nodes
         self.booth_id: int | None = None
-        self.key_id: int | None = None
-        self.booking_id: int | None = None  # the room this socket is in
-        self.connected_at: datetime | None = None
+        #: What the signalling core knows of this connection once its hello was accepted (the
+        #: booth, the room it is in); the core owns it, the socket only reads it.
+        self.state: Conn | None = None
         self.opened_at = now
         self.last_heard = now
         self.next_ping: float | None = None  # set by the first sweep
@@ -132,7 +132,8 @@ class Connection:
         self._drainer: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
-        return f"<Connection booth={self.booth_id} room={self.booking_id}>"
+        room = self.state.booking if self.state is not None else None
+        return f"<Connection {self.id} booth={self.booth_id} room={room}>"
 
     @property
     def authenticated(self) -> bool:

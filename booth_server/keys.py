@@ -16,7 +16,7 @@ from .metrics import Metrics
 
 if TYPE_CHECKING:
     from .bookings import BookingService  # rooms imports auth, which imports these keys
-    from .rooms import RoomRegistry
+    from .node import SignallingNode
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
@@ -27,4 +27,4 @@ METRICS = web.AppKey("metrics", Metrics)
 #: The server's signing secret (booth_server/server_secret.py), loaded once at start.
 SERVER_SECRET = web.AppKey("server_secret", bytes)
 BOOKINGS: web.AppKey[BookingService] = web.AppKey("bookings")
-SIGNALLING: web.AppKey[RoomRegistry] = web.AppKey("signalling")
+SIGNALLING: web.AppKey[SignallingNode] = web.AppKey("signalling")

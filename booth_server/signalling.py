@@ -2,7 +2,8 @@
 
 This module checks the upgrade (Origin, draining), reads frames, applies the per-connection
 rate limit, authenticates the ``hello`` and hands every other message to the
-:class:`~booth_server.rooms.RoomRegistry`. Protocol: docs/protocol.md.
+:class:`~booth_server.node.SignallingNode` (the shell around the sans-IO core). Protocol:
+docs/protocol.md.
 
 Origin rule: a browser's ``Origin`` must be the server's own origin (``Config.origin``; when
 no public origin is configured, also the origin the request reached) or one of
@@ -15,28 +16,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine, Iterable
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from scheduler.changes import BookingChanged
 from scheduler.devices import DeviceKeys
 from scheduler.errors import Forbidden
-from scheduler.model import BookingView
+from scheduler.room_logs import RoomLogs
 from webrtc import schema, turn
 from webrtc.errors import RATE_LIMIT_CLOSE, CloseCode, ProtocolError
 from webrtc.limits import MAX_MESSAGE_BYTES
-from webrtc.messages import SIGNAL_TYPES, ClientMessage, Hello, Join, Ping, Pong, load, parse, readable_id
+from webrtc.messages import (
+    SIGNAL_TYPES,
+    ClientMessage,
+    Hello,
+    Join,
+    Leave,
+    Ping,
+    Pong,
+    dump,
+    load,
+    parse,
+    readable_id,
+)
 from webrtc.ratelimit import RateLimiter, Verdict
 
 from . import booth_auth
+from .bus import Bus, InProcessBus
 from .clock import Clock
 from .config import Config, ConfigError
 from .connection import CLOSE_WITHIN, Connection, Timings
 from .errors import error_response
 from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, DEVICES, METRICS, SIGNALLING, STORE
-from .rooms import RoomRegistry
+from .node import SignallingNode
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +63,16 @@ SIGNAL_VALIDATORS = schema.validators("client", SIGNAL_TYPES)
 #: this hard limit aiohttp stops reading and closes with 1009 by itself (no error message).
 HARD_FRAME_LIMIT = 2 * MAX_MESSAGE_BYTES
 MESSAGE_TOO_BIG = CloseCode.MESSAGE_TOO_BIG
+
+
+class BoothSocket(web.WebSocketResponse):
+    """The booth's websocket. Every close carries its error code as the reason: aiohttp closes a
+    frame over the hard limit by itself with 1009 and no reason, so that reason is filled in."""
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
+        if code == MESSAGE_TOO_BIG and not message:
+            message = b"message_too_big"
+        return await super().close(code=code, message=message, drain=drain)
 
 
 def turn_config(config: Config) -> turn.TurnConfig:
@@ -87,7 +113,7 @@ async def signalling(request: web.Request) -> web.StreamResponse:
     if registry.draining:
         return error_response(503, "draining", "the server is shutting down; reconnect in a few seconds")
     check_origin(request, app[CONFIG])
-    ws = web.WebSocketResponse(
+    ws = BoothSocket(
         max_msg_size=HARD_FRAME_LIMIT, compress=False, autoping=False, heartbeat=None, decode_text=False
     )
     if not ws.can_prepare(request).ok:
@@ -98,7 +124,7 @@ async def signalling(request: web.Request) -> web.StreamResponse:
     try:
         await _read(request, conn)
     finally:
-        registry.detach(conn)
+        registry.closed(conn)
         conn.finished()
     return ws
 
@@ -143,22 +169,23 @@ async def _read(request: web.Request, conn: Connection) -> None:
 
 
 def _on_text(
-    request: web.Request, registry: RoomRegistry, clock: Clock, conn: Connection, data: bytes
+    request: web.Request, registry: SignallingNode, clock: Clock, conn: Connection, data: bytes
 ) -> Coroutine[Any, Any, None] | None:
     """One text frame. A signal from a booth in a room (a call's traffic) is checked against
-    its schema and relayed here and now, as a dict (``RoomRegistry.relay``); any other message
-    is parsed into its dataclass and returned as the coroutine that handles it."""
+    its schema and handed on here and now, as a dict (``SignallingNode.signal``); any other
+    message is parsed into its dataclass and returned as the coroutine that handles it."""
     wire = None
     try:
         wire = load(data)
         message_type = wire.get("type") if type(wire) is dict else None
-        if isinstance(message_type, str) and conn.booking_id is not None:
+        state = conn.state
+        if isinstance(message_type, str) and state is not None and state.booking is not None:
             validator = SIGNAL_VALIDATORS.get(message_type)
             if validator is not None:
                 if not validator.is_valid(wire):
                     schema.validate(wire, "client", message_type)  # raises, saying what is wrong
                 conn.metrics.received[message_type] += 1
-                registry.relay(conn, wire, clock.now())
+                registry.signal(conn, wire)
                 return None
         message = parse(wire)
         assert isinstance(message, ClientMessage)
@@ -208,41 +235,34 @@ async def _hello(request: web.Request, conn: Connection, message: ClientMessage)
     # The booth's burst of 100 starts after its hello: a fast server must not cost it a message
     # of its first burst (a slow one used to refill it while handling the burst).
     conn.limiter = RateLimiter(asyncio.get_running_loop().time())
-    app[SIGNALLING].attach(conn, key, message, booth_auth.issue_session_token(key, now), now)
+    await app[SIGNALLING].hello(conn, key, message, booth_auth.issue_session_token(key, now))
 
 
 async def _dispatch(request: web.Request, conn: Connection, message: ClientMessage) -> None:
-    registry, now = request.app[SIGNALLING], request.app[CLOCK].now()
+    registry = request.app[SIGNALLING]
     if isinstance(message, Ping):
         conn.send(Pong(ref=message.id))
     elif isinstance(message, Hello):
         raise ProtocolError("unexpected_message", "this connection is already authenticated")
     elif isinstance(message, Join):
-        await registry.join(conn, message, now)
-    else:
-        registry.receive(conn, message, now)  # type: ignore[arg-type]  # leave or a signal
+        await registry.join(conn, message)
+    elif isinstance(message, Leave):
+        registry.leave(conn, message)
+    else:  # a signal from a booth that is in no room (or a stale one): the core says why
+        registry.signal(conn, dump(message))
 
 
-async def bookings_changed(
-    app: web.Application, booth_ids: Iterable[int], booking: BookingView | None = None
-) -> None:
-    """Call after a booking was created, changed or cancelled: the live room follows (closed,
-    extended) and idle booths that show or should show it get a fresh ``schedule``.
+def on_booking_changed(app: web.Application) -> Callable[[BookingChanged], Coroutine[Any, Any, None]]:
+    """The booking service's subscriber: a committed change reaches the room (closed, extended
+    or moved, on every node through its log) and the idle booths that show it."""
 
-    Never raises: the booking is already stored, and a booth will catch up on reconnect.
-    """
-    registry = app.get(SIGNALLING)
-    if registry is None:
-        return
-    try:
-        affected = set(booth_ids)
-        if booking is not None:
-            registry.booking_changed(booking, app[CLOCK].now())
-            affected |= {b.id for b in booking.booths} | registry.booths_showing(booking.id)
-        for booth in sorted(affected):
-            await registry.push_schedule(booth)
-    except Exception:
-        log.exception("could not tell the booths about a booking change")
+    async def changed(event: BookingChanged) -> None:
+        view = event.booking
+        app[SIGNALLING].booking_changed(
+            view.id, event.kind.value, [b.id for b in view.booths], view.start, view.end, event.booth_ids
+        )
+
+    return changed
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -255,21 +275,21 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    registry = RoomRegistry(
+    bus = make_bus(app)
+    registry = SignallingNode(
+        node_id=node_id(config),
         clock=app[CLOCK],
         store=app[STORE],
         turn_config=turn_config(config),
         metrics=app[METRICS],
         timings=Timings(config.signal_heartbeat, config.signal_idle_timeout, config.signal_auth_timeout),
+        bus=bus,
     )
     app[SIGNALLING] = registry
     app[DEVICES] = DeviceKeys(app[DATABASE])
+    await bus.start(registry)
     unsubscribe = app[CLOCK].on_advance(registry.wake)
-
-    async def on_booking_changed(event: BookingChanged) -> None:
-        await bookings_changed(app, event.booth_ids, event.booking)
-
-    unsubscribe_bookings = app[BOOKINGS].subscribe(on_booking_changed)
+    unsubscribe_bookings = app[BOOKINGS].subscribe(on_booking_changed(app))
     timers = asyncio.create_task(registry.run())
     heartbeats = asyncio.create_task(registry.run_heartbeats())
     yield
@@ -280,6 +300,22 @@ async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await bus.stop()
+
+
+def node_id(config: Config) -> str:
+    """This node's name in connection ids and logs: ``BOOTH_NODE_ID``, else host and pid."""
+    return config.node_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def make_bus(app: web.Application) -> Bus:
+    """In-process (with the room logs in the database) unless ``BOOTH_REDIS_URL`` is set."""
+    config = app[CONFIG]
+    if config.redis_url:
+        from .redis_bus import RedisBus
+
+        return RedisBus(config.redis_url, app[CLOCK], RoomLogs(app[DATABASE]), config.redis_prefix)
+    return InProcessBus(RoomLogs(app[DATABASE]))
 
 
 async def _on_shutdown(app: web.Application) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +24,9 @@ from sqlalchemy.ext.asyncio import (
 from .errors import InvalidInput
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# aiosqlite logs every statement with its parameters at DEBUG: the signalling room logs it
+# stores hold SDP, which must never reach a log file, whatever level the server runs at.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

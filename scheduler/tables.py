@@ -209,3 +209,29 @@ class FeedVersionRow(Base):
     subject_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime]
+
+
+class RoomLogEntryRow(Base):
+    """One entry of a signalling room's log, kept by the embedded default (one process, no
+    shared bus) so that a restart rebuilds every live room: members, resume tokens (hashed)
+    and the numbering of each booth's messages. ``entry`` is the bus's encoded JSON."""
+
+    __tablename__ = "room_log_entries"
+
+    booking_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry: Mapped[str] = mapped_column(Text)
+
+
+class SignallingEpochRow(Base):
+    """One run of the signalling state: a new epoch starts when the state may have lost its
+    newest entries (a crash, or a shared store that restarted empty). ``clean`` is set by a
+    graceful shutdown; an epoch found unclean at start was cut short."""
+
+    __tablename__ = "signalling_epochs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime]
+    clean: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Room messages of rooms opened in this epoch number from here (webrtc.limits.SEQ_EPOCH_SPAN).
+    seq_base: Mapped[int] = mapped_column(BigInteger, default=0)

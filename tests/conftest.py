@@ -121,3 +121,21 @@ async def token_for(
     response = await client.post("/api/v1/tokens", json={"email": email, "password": password})
     assert response.status == 201, await response.text()
     return {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own in the shared Redis, removed afterwards."""
+    import redis.asyncio as redis
+
+    client: Any = redis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        missing_service("Redis", f"{REDIS_URL}: {exc}")
+    prefix = f"test-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    keys = [key async for key in client.scan_iter(f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

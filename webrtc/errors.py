@@ -27,6 +27,7 @@ class CloseCode(enum.IntEnum):
     AUTH_TIMEOUT = 4004
     REPLACED = 4005
     IDLE_TIMEOUT = 4006
+    STATE_LOST = 4007
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,12 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
     "too_early": ErrorSpec("the room opens 5 minutes before the booking starts", _STAYS, _UNAFFECTED),
     "slot_ended": ErrorSpec("the booking is over; the room is closed", _STAYS, "closed"),
     "cancelled": ErrorSpec("staff cancelled the booking; the room is closed", _STAYS, "closed"),
+    "moved": ErrorSpec(
+        "the booking was moved to another time or other booths; the room is closed (join it again"
+        " at its new time)",
+        _STAYS,
+        "closed",
+    ),
     "wrong_room": ErrorSpec("`booking_id` is not the room this connection is in", _STAYS, _UNAFFECTED),
     "not_in_room": ErrorSpec("the booth has not joined this room (or has left it)", _STAYS, _UNAFFECTED),
     "peer_absent": ErrorSpec("the partner is not in the room; nothing was relayed", _STAYS, _UNAFFECTED),
@@ -99,6 +106,12 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
         "the newer connection takes the booth's place",
     ),
     "internal_error": ErrorSpec("a server bug; reconnect", CloseCode.INTERNAL_ERROR, _DISCONNECTED),
+    "state_lost": ErrorSpec(
+        "the servers lost the signalling state (their shared store restarted empty): reconnect, and"
+        " join afresh when the resume fails",
+        CloseCode.STATE_LOST,
+        "the room starts afresh: every booth joins again",
+    ),
     "invalid_extension": ErrorSpec(
         "staff asked for a new end that is not later than the current one", _STAYS, _UNAFFECTED, on_wire=False
     ),

@@ -19,6 +19,10 @@ JOIN_OPENS_BEFORE_START: Final = timedelta(minutes=5)
 COUNTDOWN_MARKS: Final = (timedelta(minutes=5), timedelta(minutes=1))  # before the end
 RESUME_GRACE: Final = timedelta(seconds=30)
 HISTORY_LIMIT: Final = 256  # sent messages kept per booth for replay on resume
+#: After the signalling state may have lost its newest entries (a crash of the one embedded
+#: process, or a shared store that restarted empty), room messages number on from the new
+#: epoch times this: far above any seq of an earlier epoch, so seq never goes backwards.
+SEQ_EPOCH_SPAN: Final = 10**9
 
 # Connection timings, in seconds.
 HEARTBEAT_INTERVAL: Final = 20.0  # server pings this often

@@ -100,6 +100,7 @@ class PeerState(enum.StrEnum):
 class CloseReason(enum.StrEnum):
     SLOT_ENDED = "slot_ended"
     CANCELLED = "cancelled"
+    MOVED = "moved"  # the booking now has another time or other booths: the call as joined is over
 
 
 def _wire(name: str, **kwargs: Any) -> Any:
@@ -299,6 +300,12 @@ class Welcome(ServerMessage):
     idle_timeout: int
     resume_grace: int
     ice_servers: tuple[IceServer, ...]
+    #: With ``resumed``: the ``seq`` of the last missed message replayed after this welcome
+    #: (the booth's own ``last_seq`` when it missed nothing).
+    replay_until: int | None = None
+    #: With ``resumed``: true when messages after the booth's ``last_seq`` were lost in a
+    #: restart; the booth keeps its call and renegotiates (docs/protocol.md, Resume).
+    resync: bool | None = None
 
 
 @_register

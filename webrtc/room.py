@@ -119,6 +119,9 @@ class Stream:
     def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
         self.last_seq = 0
         self.history: deque[Outgoing] = deque(maxlen=history_limit)
+        #: After a restart that may have lost the last messages (a crash of the one embedded
+        #: process): numbering jumped to here, and a booth that had not reached it has a gap.
+        self.jumped_to: int | None = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Stream) and (self.last_seq, list(self.history)) == (
@@ -139,15 +142,28 @@ class Stream:
         self.history.append(message)
 
     def since(self, last_seq: int) -> list[Outgoing]:
-        """Everything after ``last_seq``; ``resume_failed`` if some of it is no longer kept."""
+        """Everything after ``last_seq``; ``resume_failed`` if some of it is no longer kept
+        (a gap from a restart is not refused: :meth:`has_gap_after` tells it)."""
         if last_seq > self.last_seq:
             raise ProtocolError(
                 "resume_failed", f"last_seq {last_seq} is ahead of the server's {self.last_seq}"
             )
-        oldest = self.history[0].seq if self.history else self.last_seq + 1
-        if last_seq < oldest - 1:
+        kept = [m for m in self.history if m.seq > last_seq]
+        first = kept[0].seq if kept else self.last_seq + 1
+        if first != last_seq + 1 and not self.has_gap_after(last_seq):
             raise ProtocolError("resume_failed", f"messages after seq {last_seq} are no longer kept")
-        return [m for m in self.history if m.seq > last_seq]
+        return kept
+
+    def has_gap_after(self, last_seq: int) -> bool:
+        """Whether messages after ``last_seq`` may have been lost in a restart."""
+        return self.jumped_to is not None and last_seq < self.jumped_to
+
+    def jump(self, base: int) -> None:
+        """Number on from ``base`` at least: the messages after ``last_seq`` may be lost, and seq
+        values must never be reused, so the stream skips past any of them."""
+        if base > self.last_seq:
+            self.last_seq = base
+        self.jumped_to = self.last_seq
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -175,6 +191,12 @@ class Member:
     stream: Stream
     state: MemberState = MemberState.ABSENT
     disconnected_at: datetime | None = None
+    #: The connection the booth is in the room with (None in the pure tests): a drop reported
+    #: for an older connection of the booth changes nothing.
+    conn: str | None = None
+    #: The hash of that connection's resume token: a new connection that presents the token
+    #: (on any node) takes the booth's place in the room.
+    resume_hash: str | None = None
 
 
 @dataclass
@@ -247,6 +269,14 @@ class Room:
         """Where a booked booth stands; ``KeyError`` for a booth that is not booked."""
         return self._members[booth_id].state
 
+    def member(self, booth_id: int) -> Member | None:
+        """The record of a booked booth (None for any other booth)."""
+        return self._members.get(booth_id)
+
+    def has_gap(self, booth_id: int, last_seq: int) -> bool:
+        """Whether ``booth_id`` may have lost messages after ``last_seq`` in a restart."""
+        return self._members[booth_id].stream.has_gap_after(last_seq)
+
     def role(self, booth_id: int, peer_id: int) -> Role:
         """``booth_id``'s role towards ``peer_id``: the one earlier in booking order is impolite."""
         order = self.booth_ids.index
@@ -280,14 +310,17 @@ class Room:
 
     # --- events from a booth --------------------------------------------------------------
 
-    def join(self, booth_id: int, now: datetime) -> None:
-        """The booth enters the room (afresh, if it was already in)."""
+    def join(
+        self, booth_id: int, now: datetime, *, conn: str | None = None, resume_hash: str | None = None
+    ) -> None:
+        """The booth enters the room (afresh, if it was already in), on connection ``conn``."""
         member = self._allow(booth_id, Event.JOIN, now)
         if now < self.join_opens_at:
             raise ProtocolError("too_early", f"the room opens at {self.join_opens_at.isoformat()}")
         ice_servers = self._ice_servers(booth_id, self.end)  # before any change: it is outside code
         self._drop_queued(booth_id)  # left over for a replaced connection
         member.state, member.disconnected_at = _P, None
+        member.conn, member.resume_hash = conn, resume_hash
         self._pending.forget(booth_id)  # its new peer connection knows nothing of old offers
         others = [b for b in self.booth_ids if b != booth_id]
         self._send(
@@ -367,13 +400,22 @@ class Room:
         member.state, member.disconnected_at = _D, now
         self._tell_peers(booth_id, PeerState.RECONNECTING)
 
-    def resume(self, booth_id: int, last_seq: int, now: datetime) -> list[Outgoing]:
+    def resume(
+        self,
+        booth_id: int,
+        last_seq: int,
+        now: datetime,
+        *,
+        conn: str | None = None,
+        resume_hash: str | None = None,
+    ) -> list[Outgoing]:
         """The booth is back with its resume token: the messages after ``last_seq``, to send first."""
         member = self._allow(booth_id, Event.RESUME, now)
         missed = member.stream.since(last_seq)
         was = member.state
         self._drop_queued(booth_id)  # they are in ``missed`` (or were delivered)
         member.state, member.disconnected_at = _P, None
+        member.conn, member.resume_hash = conn, resume_hash
         if was is _D:
             self._tell_peers(booth_id, PeerState.BACK)
         return missed
@@ -382,7 +424,7 @@ class Room:
         """The booth leaves for good (it may still join again before the end)."""
         member = self._allow(booth_id, Event.LEAVE, now)
         self._drop_queued(booth_id)
-        member.state, member.disconnected_at = _A, None
+        member.state, member.disconnected_at, member.conn = _A, None, None
         self._pending.forget(booth_id)
         self._tell_peers(booth_id, PeerState.LEFT)
 
@@ -401,6 +443,12 @@ class Room:
         for booth, servers in ice_servers.items():
             self._send(booth, Extended(booking_id=self.booking_id, end=new_end, ice_servers=servers))
 
+    def jump(self, base: int) -> None:
+        """After a restart that may have lost the newest messages: every booth's numbering
+        skips to ``base`` at least (see :meth:`Stream.jump`)."""
+        for member in self._members.values():
+            member.stream.jump(base)
+
     def close(self, reason: CloseReason, now: datetime) -> None:
         """Close the room before its end (staff cancelled the booking)."""
         self._refuse_if_closed()
@@ -417,7 +465,7 @@ class Room:
                 and member.disconnected_at + RESUME_GRACE <= now
             ):
                 self._allow(booth, Event.GRACE_EXPIRED, now)
-                member.state, member.disconnected_at = _A, None
+                member.state, member.disconnected_at, member.conn = _A, None, None
                 self._pending.forget(booth)
                 self._tell_peers(booth, PeerState.LEFT)
         if now >= self.end:
@@ -479,7 +527,7 @@ class Room:
         self._marks = []
         self._pending = _Pending()
         for member in self._members.values():
-            member.state, member.disconnected_at = _A, None
+            member.state, member.disconnected_at = _A, None  # conn stays: room_closed goes there
 
     def _countdowns_after(self, now: datetime) -> list[timedelta]:
         # Marks already behind us are not announced late: ``joined`` and ``extended`` carry the end.

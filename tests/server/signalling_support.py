@@ -108,14 +108,17 @@ class Booth:
                 assert message.get(name) == value, (name, message)
             return message
 
-    async def expect_closed(self, code: int, wait: float = 5.0) -> list[dict[str, Any]]:
-        """Read until the close; returns what came before it."""
+    async def expect_closed(
+        self, code: int, wait: float = 5.0, *, reason: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Read until the close (with ``reason``, when given); returns what came before it."""
         before = []
         try:
             while True:
                 before.append(await self.recv(wait))
         except Closed as closed:
             assert closed.code == code, (closed.code, closed.reason, before)
+            assert reason is None or closed.reason == reason, (closed.reason, reason)
         return before
 
     async def silent(self, seconds: float = 0.3) -> None:

@@ -123,8 +123,9 @@ async def test_countdowns_then_slot_end_then_idle_with_schedule(make_client, sql
         assert schedule["bookings"] == []
     await paris.send(type="join", id="late", booking_id=s.booking_id)
     await paris.expect("error", code="slot_ended", ref="late")
+    # A signal for the closed room is told why it is closed (docs/protocol.md, section 7).
     await paris.send(type="offer", id="o", booking_id=s.booking_id, sdp=SDP_OFFER)
-    await paris.expect("error", code="not_in_room", ref="o")
+    await paris.expect("error", code="slot_ended", ref="o")
 
 
 async def test_bad_messages_get_error_codes_and_the_room_survives(make_client, sqlite_url, clock) -> None:

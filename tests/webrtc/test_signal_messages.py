@@ -234,6 +234,7 @@ def test_error_codes_have_a_close_rule() -> None:
         "idle_timeout",
         "replaced",
         "internal_error",
+        "state_lost",
     }
     with pytest.raises(ValueError):
         ProtocolError("no_such_code", "typo")

@@ -1,0 +1,127 @@
+"""Two nodes on one PostgreSQL database and one Redis: any node serves any booth.
+
+Both apps run in this test process with their own Redis bus (a key prefix of their own per
+test, so tests and runs never meet in the shared Redis). What a node killed outright does is in
+``test_node_failover.py``, with real processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import CANTINE_A, REDIS_URL, SF_A
+from tests.server.signalling_support import CANDIDATE, SDP_ANSWER, SDP_OFFER, Booth, Session, booked_session
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+async def poll_until(read: Callable[[], Awaitable[Any]], expected: Any, within: float = 5.0) -> None:
+    """Read until it gives ``expected``, or fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while (value := await read()) != expected:
+        assert loop.time() < deadline, f"still {value!r}, not {expected!r}, after {within} s"
+        await asyncio.sleep(0.05)
+
+
+@dataclasses.dataclass
+class Cluster:
+    a: Session  # node A (the session's booking and device keys were made there)
+    b: Session  # the same session seen through node B
+
+    async def connect(self, node: Session, booth: int, **hello: Any) -> Booth:
+        return await node.connect(booth, hello={"device_key": self.a.keys[booth], **hello} if hello else None)
+
+
+@pytest.fixture
+async def cluster(postgres_url, redis_prefix, make_client, clock) -> Cluster:
+    # make_client last: its apps stop before the database and the Redis keys go away.
+    config = {"redis_url": REDIS_URL, "redis_prefix": redis_prefix}
+    a = await booked_session(make_client, postgres_url, clock, node_id="node-a", **config)
+    b_client = await make_client(postgres_url, node_id="node-b", **config)
+    return Cluster(a, dataclasses.replace(a, client=b_client))
+
+
+async def test_booths_on_two_nodes_meet_in_one_room(cluster: Cluster) -> None:
+    s = cluster.a
+    paris = await cluster.a.connect(CANTINE_A)
+    sf = await cluster.b.connect(SF_A)
+    await paris.send(type="join", booking_id=s.booking_id)
+    await paris.expect("joined")
+    await paris.expect("peer_status", peer=SF_A, state="waiting")
+    await sf.send(type="join", booking_id=s.booking_id)
+    await sf.expect("joined")
+    await sf.expect("peer_status", peer=CANTINE_A, state="joined")
+    await paris.expect("peer_status", peer=SF_A, state="joined")
+
+    await paris.send(type="offer", booking_id=s.booking_id, sdp=SDP_OFFER)
+    await paris.send(type="candidate", booking_id=s.booking_id, candidate=CANDIDATE)
+    await sf.expect("offer", sdp=SDP_OFFER, **{"from": CANTINE_A})
+    await sf.expect("candidate", candidate=CANDIDATE)
+    await sf.send(type="answer", booking_id=s.booking_id, sdp=SDP_ANSWER)
+    await paris.expect("answer", sdp=SDP_ANSWER, **{"from": SF_A})
+    # An answer with no offer waiting is refused by the room, whichever node holds it.
+    await sf.send(type="answer", id="again", booking_id=s.booking_id, sdp=SDP_ANSWER)
+    await sf.expect("error", code="unexpected_answer", ref="again")
+
+    # Staff asking node A see the San Francisco booth in the room, though it is on node B.
+    async def sf_state() -> str:
+        response = await s.client.get("/api/v1/venues/2/presence", headers=s.staff_sf)
+        assert response.status == 200
+        return {p["booth_id"]: p["state"] for p in (await response.json())["booths"]}[SF_A]
+
+    await poll_until(sf_state, "in_room")
+
+
+async def test_a_change_on_one_node_closes_the_room_on_the_other(cluster: Cluster) -> None:
+    s = cluster.a
+    paris, sf = await cluster.b.connect(CANTINE_A), await cluster.b.connect(SF_A)
+    for booth in (paris, sf):
+        await booth.send(type="join", booking_id=s.booking_id)
+        await booth.expect("joined")
+    await paris.expect("peer_status", state="waiting")
+    await paris.expect("peer_status", state="joined")
+    await sf.expect("peer_status", state="joined")
+    response = await s.client.delete(f"/api/v1/bookings/{s.booking_id}", headers=s.ada)  # on node A
+    assert response.status == 200
+    for booth in (paris, sf):
+        closed = await booth.expect("room_closed", reason="cancelled", wait=5)
+        assert closed["booking_id"] == s.booking_id
+        schedule = await booth.expect("schedule")
+        assert schedule["bookings"] == []
+    await paris.send(type="candidate", id="late", booking_id=s.booking_id, candidate=CANDIDATE)
+    await paris.expect("error", code="cancelled", ref="late")
+
+
+async def test_resume_on_the_other_node_replays_what_was_missed(cluster: Cluster) -> None:
+    s = cluster.a
+    paris, sf = await cluster.a.connect(CANTINE_A), await cluster.a.connect(SF_A)
+    for booth in (paris, sf):
+        await booth.send(type="join", booking_id=s.booking_id)
+        await booth.expect("joined")
+    await paris.expect("peer_status", state="waiting")
+    await paris.expect("peer_status", state="joined")
+    await sf.expect("peer_status", state="joined")
+    await paris.send(type="offer", booking_id=s.booking_id, sdp=SDP_OFFER)
+    await sf.expect("offer")
+    seen, token = sf.last_seq, sf.welcome["resume_token"]
+
+    await sf.ws.close()  # SF's path to node A is gone
+    await paris.expect("peer_status", peer=SF_A, state="reconnecting")
+    await paris.send(type="candidate", booking_id=s.booking_id, candidate=CANDIDATE)
+    await paris.send(type="candidate", booking_id=s.booking_id, candidate=None)
+
+    back = await cluster.connect(cluster.b, SF_A, resume_token=token, last_seq=seen)  # through node B
+    back.last_seq = seen
+    assert back.welcome["resumed"] is True
+    assert back.welcome["replay_until"] == seen + 2 and back.welcome["resync"] is False
+    await back.expect("candidate", candidate=CANDIDATE, seq=seen + 1)
+    await back.expect("candidate", candidate=None, seq=seen + 2)
+    await paris.expect("peer_status", peer=SF_A, state="back")
+    await back.send(type="ice_restart", booking_id=s.booking_id)  # and the call goes on across nodes
+    await paris.expect("ice_restart", **{"from": SF_A})

@@ -1,0 +1,145 @@
+"""Two real ``booth-server`` processes on PostgreSQL and Redis; one is killed with SIGKILL.
+
+The booths speak the protocol over real sockets (``signalling_support.Booth`` checks every
+message against its schema and every ``seq`` for gaps and duplicates). The node that holds the
+room's timer lease is the one killed, so the other must take the lease over and fire the
+countdown exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import ADMIN, CANTINE_A, DEMO_PASSWORD, REDIS_URL, SF_A, STAFF_PARIS, STAFF_SF
+from tests.nodes import NodeProcess, ShiftedClock, free_port, node_env, stop_all
+from tests.server.signalling_support import CANDIDATE, SDP_ANSWER, SDP_OFFER, Booth
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+SIGNALLING = "/api/v1/signalling"
+
+
+async def login(http: aiohttp.ClientSession, node: NodeProcess, email: str) -> dict[str, str]:
+    async with http.post(f"{node.url}/api/v1/tokens", json={"email": email, "password": DEMO_PASSWORD}) as r:
+        assert r.status == 201, await r.text()
+        return {"Authorization": f"Bearer {(await r.json())['token']}"}
+
+
+async def open_booth(http: aiohttp.ClientSession, node: NodeProcess, key: str, **hello: Any) -> Booth:
+    """A booth on ``node`` (a headless client: its key in the upgrade's Authorization header)."""
+    ws = await http.ws_connect(
+        f"{node.url}{SIGNALLING}", headers={"Authorization": f"Device {key}"}, autoping=False
+    )
+    booth = Booth(ws)
+    await booth.send(type="hello", version=1, device_key=key, **hello)
+    booth.welcome = await booth.expect("welcome", wait=10)
+    booth.booth_id = booth.welcome["booth_id"]
+    return booth
+
+
+async def test_the_lease_holder_is_killed_and_the_call_goes_on(
+    postgres_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    import redis.asyncio as redis
+
+    clock = ShiftedClock(datetime(2027, 3, 16, 15, 54, 30, tzinfo=UTC))  # the session ends at 16:00
+    nodes = [
+        NodeProcess(
+            name,
+            port,
+            node_env(name, port, postgres_url, tmp_path, redis_url=REDIS_URL, prefix=redis_prefix, **extra),
+            tmp_path / f"{name}.log",
+        )
+        for name, port, extra in (
+            ("node-a", free_port(), {"BOOTH_DEMO": "true"}),
+            ("node-b", free_port(), {}),
+        )
+    ]
+    by_name = {n.name: n for n in nodes}
+    store: Any = redis.Redis.from_url(REDIS_URL)
+    try:
+        for node in nodes:  # one after the other: the first one seeds the demo data
+            node.start(clock.now())
+            await node.ready()
+        a, b = nodes
+        async with aiohttp.ClientSession() as http:
+            admin = await login(http, a, ADMIN)
+            async with http.post(
+                f"{a.url}/api/v1/bookings",
+                headers=admin,
+                json={
+                    "booths": [CANTINE_A, SF_A],
+                    "start": "2027-03-16T15:00:00Z",
+                    "duration_minutes": 60,
+                    "title": "Failover",
+                    "override_reason": "a test session that is already running",
+                },
+            ) as r:
+                assert r.status == 201, await r.text()
+                booking = (await r.json())["id"]
+            keys = {}
+            for booth, staff in ((CANTINE_A, STAFF_PARIS), (SF_A, STAFF_SF)):
+                headers = await login(http, a, staff)
+                async with http.post(f"{a.url}/api/v1/booths/{booth}/device-key", headers=headers) as r:
+                    assert r.status == 201, await r.text()
+                    keys[booth] = (await r.json())["device_key"]
+
+            paris = await open_booth(http, a, keys[CANTINE_A])
+            sf = await open_booth(http, b, keys[SF_A])
+            await paris.send(type="join", booking_id=booking)
+            await paris.expect("joined")
+            await paris.expect("peer_status", state="waiting")
+            await sf.send(type="join", booking_id=booking)
+            await sf.expect("joined")
+            await sf.expect("peer_status", state="joined")
+            await paris.expect("peer_status", state="joined")
+            await paris.send(type="offer", booking_id=booking, sdp=SDP_OFFER)
+            await sf.expect("offer")
+            await sf.send(type="answer", booking_id=booking, sdp=SDP_ANSWER)
+            await paris.expect("answer")
+
+            # Kill the node that fires this room's timers; its booth moves to the other node.
+            holder = await _lease_holder(store, redis_prefix, booking)
+            doomed = by_name[holder]
+            survivor = b if doomed is a else a
+            moving, staying = (paris, sf) if doomed is a else (sf, paris)
+            seen, token = moving.last_seq, moving.welcome["resume_token"]
+            doomed.kill()
+            # Signals sent meanwhile are kept for the booth that lost its node.
+            await staying.send(type="candidate", booking_id=booking, candidate=CANDIDATE)
+            await staying.send(type="candidate", booking_id=booking, candidate=None)
+
+            moved = await open_booth(http, survivor, keys[moving.booth_id], resume_token=token, last_seq=seen)
+            moved.last_seq = seen
+            assert moved.welcome["resumed"] is True, moved.welcome
+            assert moved.welcome["replay_until"] == seen + 2
+            await moved.expect("candidate", candidate=CANDIDATE, seq=seen + 1)
+            await moved.expect("candidate", candidate=None, seq=seen + 2)
+
+            # An ICE restart across what is now one node, then the countdown at 15:55, fired
+            # once by the node that took the lease over.
+            await moved.send(type="ice_restart", booking_id=booking)
+            await staying.expect("ice_restart", **{"from": moved.booth_id})
+            for booth in (moved, staying):
+                countdown = await booth.expect("countdown", wait=20)
+                assert 299 <= countdown["remaining_seconds"] <= 300
+                await booth.silent(1.5)  # no second countdown: the timer fired exactly once
+            assert await _lease_holder(store, redis_prefix, booking) == survivor.name
+            await moved.ws.close()
+            await staying.ws.close()
+    finally:
+        await store.aclose()
+        await stop_all(nodes)
+        for node in nodes:
+            print(f"--- {node.name}\n{node.output()}")
+
+
+async def _lease_holder(store: Any, prefix: str, booking: int) -> str:
+    value = await store.get(f"{prefix}lease:{booking}")
+    assert value is not None, "no node holds the room's lease"
+    return str(value.decode())
