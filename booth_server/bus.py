@@ -76,7 +76,8 @@ class InProcessBus(Bus):
     """One process: the core applies its own appends; the log is written to the database in
     batches behind the event loop (every :attr:`FLUSH_EVERY` seconds), and read back at start.
 
-    A graceful stop writes everything and marks its epoch clean. A start that finds the last
+    Entries other than signals wake the writer at once. A graceful stop writes everything and
+    marks its epoch clean. A start that finds the last
     epoch unclean (the process was killed) knows that the newest entries may be missing: the
     rooms are rebuilt from what was written, their numbering jumps past anything a booth may
     have seen, and a booth that resumes is told to resynchronise (docs/protocol.md, Resume).
@@ -93,6 +94,7 @@ class InProcessBus(Bus):
         self._epoch: int | None = None
         self._writer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     async def start(self, node: SignallingNode) -> None:
         self._node = node
@@ -121,9 +123,10 @@ class InProcessBus(Bus):
 
     async def stop(self) -> None:
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            # Not cancelled: a batch on its way to the database must land, not vanish.
+            self._stopping = True
+            self._wake.set()
+            await self._writer
         if self.logs is not None and self._epoch is not None:
             try:
                 await self._write()
@@ -150,6 +153,8 @@ class InProcessBus(Bus):
         position = self._positions.get(booking, 0) + 1
         self._positions[booking] = position
         self._pending.append((booking, position, encode_entry(entry).decode()))
+        if entry["e"] != "signal":
+            self._wake.set()  # who is in a room, and their resume tokens: written at once
 
     def follow(self, booking: int, follow: bool) -> None:
         if not follow and self._node is not None and not self._moved(booking):
@@ -171,8 +176,12 @@ class InProcessBus(Bus):
         return self._node.core.ended_reason(booking) is CloseReason.MOVED
 
     async def _write_behind(self) -> None:
-        while True:
-            await asyncio.sleep(self.FLUSH_EVERY)
+        """Signals are written in batches every :attr:`FLUSH_EVERY` seconds; any other entry (a
+        join, a drop, a resume: rare, and what a restart needs most) wakes the writer at once."""
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.FLUSH_EVERY)
+            self._wake.clear()
             if self._pending or self._finished:
                 try:
                     await self._write()

@@ -153,7 +153,7 @@ class SignallingNode:
     def closed(self, conn: Connection) -> None:
         """The socket is closed. A booth in a room starts its resume grace."""
         self._sockets.pop(conn.id, None)
-        if conn.state is not None:
+        if conn.state is not None and self.core.conn(conn.id) is not None:
             self.core.closed(conn.id, self.clock.now())
             self.flush()
             log.info("booth %d disconnected (%s)", conn.state.booth, conn.id)
@@ -345,6 +345,8 @@ class SignallingNode:
         self.flush()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(c.wait_finished() for c in sockets)), wait)
+        for conn in sockets:  # a booth that did not finish the closing handshake: gone all the same
+            self.closed(conn)  # (its drop must reach the log before the bus stops)
         for task in list(self._tasks):
             task.cancel()
 

@@ -33,7 +33,7 @@
  *   'peer-status'   {peer, state}: waiting | joined | reconnecting | back | left
  *   'remote-stream' {peer, stream}: show it in a <video>
  *   'countdown'     {bookingId, remainingSeconds, end (Date), extended}: also sent on `extended`
- *   'closed'        {bookingId, reason}: the room closed (slot_ended | cancelled | left)
+ *   'closed'        {bookingId, reason}: the room closed (slot_ended | cancelled | moved | left)
  *   'error'         {code, message, fatal}; fatal (unauthorized, replaced, unsupported_version)
  *                   means the connection stopped for good and staff must act
  *
@@ -316,7 +316,13 @@ export class BoothConnection extends EventTarget {
     if (this.bookingId != null && msg.resumed) {
       // Missed room messages follow. Our peer connections survived; their network path may not.
       this._setState(this._callState());
-      for (const peerId of this.peers.keys()) this._checkIceSoon(peerId);
+      if (msg.resync) {
+        // The server restarted and may have lost signals after our last_seq: keep the call and
+        // renegotiate (docs/protocol.md, Resume) instead of waiting for ICE to fail.
+        for (const peerId of this.peers.keys()) this._renegotiate(peerId);
+      } else {
+        for (const peerId of this.peers.keys()) this._checkIceSoon(peerId);
+      }
     } else if (this.bookingId != null) {
       // Not resumed (an `error` resume_failed follows): start again with a fresh join.
       const bookingId = this.bookingId;
@@ -345,6 +351,7 @@ export class BoothConnection extends EventTarget {
         break;
       case 'slot_ended':
       case 'cancelled':
+      case 'moved':
       case 'not_booked':
         if (this.bookingId != null) this._endRoom(this.bookingId, msg.code === 'not_booked' ? 'left' : msg.code);
         break;
@@ -423,7 +430,8 @@ export class BoothConnection extends EventTarget {
         break;
       }
       case 'room_closed':
-        this._skipAutoJoin.add(msg.booking_id);
+        // A moved booking is joined again at its new time (the next schedule shows it).
+        if (msg.reason !== 'moved') this._skipAutoJoin.add(msg.booking_id);
         this._endRoom(msg.booking_id, msg.reason);
         break;
       default:
@@ -601,6 +609,15 @@ export class BoothConnection extends EventTarget {
     // The impolite side restarts itself (a new offer); the polite side asks it to.
     if (peer.role === 'impolite') peer.pc.restartIce();
     else this._send({ type: 'ice_restart', booking_id: this.bookingId, to: peerId });
+  }
+
+  async _renegotiate(peerId) {
+    // After a resync an offer or answer of ours may have been lost on the way: drop an offer
+    // still waiting, then ICE-restart as after any failure (a fresh offer from the impolite side).
+    const peer = this.peers.get(peerId);
+    if (!peer || !peer.pc) return;
+    if (peer.pc.signalingState === 'have-local-offer') await peer.pc.setLocalDescription({ type: 'rollback' });
+    this._askIceRestart(peerId);
   }
 
   _closePeer(peerId) {

@@ -78,11 +78,16 @@ class NodeProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
 
-    def terminate(self, within: float = 30.0) -> int:
-        """A graceful stop (SIGTERM, as systemd sends); its exit status."""
+    def terminate(self) -> None:
+        """Ask for a graceful stop (SIGTERM, as systemd sends); :meth:`exited` waits for it."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(within)
+
+    async def exited(self, within: float = 30.0) -> int:
+        """The exit status, waited for without blocking the event loop (the test's booths must
+        go on answering the server's closing handshakes meanwhile)."""
+        assert self.process is not None
+        return await asyncio.to_thread(self.process.wait, within)
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""

@@ -254,6 +254,11 @@ class BoothAgent:
             self._clock_offset = parse_time(msg["server_time"]) - datetime.now(UTC)
         if self.booking_id is not None and msg.get("resumed"):
             self._set_state("in-call" if self.links else "waiting")
+            if msg.get("resync"):
+                # Signals after our last_seq may be lost (a server crash). aiortc cannot restart
+                # ICE itself: ask each partner to (a browser re-offers with fresh credentials).
+                for peer in self.links:
+                    await self._send({"type": "ice_restart", "booking_id": self.booking_id, "to": peer})
         elif self.booking_id is not None:
             booking_id = self.booking_id
             await self._drop_room(None)
@@ -267,8 +272,9 @@ class BoothAgent:
             self._joining = None
             if code == "too_early":
                 self._plan_join(retry_in=5.0)
-        if code in ("slot_ended", "cancelled") and self.booking_id is not None:
-            self._skip.add(self.booking_id)
+        if code in ("slot_ended", "cancelled", "moved") and self.booking_id is not None:
+            if code != "moved":
+                self._skip.add(self.booking_id)
             await self._drop_room(code)
         self._emit(
             "error", {"code": code, "message": msg.get("message", ""), "fatal": code in FINAL_CLOSES.values()}
@@ -310,7 +316,8 @@ class BoothAgent:
         elif kind in ("countdown", "extended"):
             self._emit("countdown", msg)
         elif kind == "room_closed":
-            self._skip.add(msg["booking_id"])
+            if msg["reason"] != "moved":  # a moved booking is joined again at its new time
+                self._skip.add(msg["booking_id"])
             await self._drop_room(msg["reason"])
 
     # --- rooms ------------------------------------------------------------------------

@@ -14,8 +14,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CANTINE_A, REDIS_URL, SF_A
-from tests.server.signalling_support import CANDIDATE, SDP_ANSWER, SDP_OFFER, Booth, Session, booked_session
+from tests.conftest import CANTINE_A, CANTINE_B, REDIS_URL, SF_A
+from tests.server.signalling_support import (
+    CANDIDATE,
+    SDP_ANSWER,
+    SDP_OFFER,
+    Booth,
+    Session,
+    booked_session,
+    pair,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -35,7 +43,10 @@ class Cluster:
     b: Session  # the same session seen through node B
 
     async def connect(self, node: Session, booth: int, **hello: Any) -> Booth:
-        return await node.connect(booth, hello={"device_key": self.a.keys[booth], **hello} if hello else None)
+        """``booth`` on ``node``; with a resume claim in ``hello``, no schedule is awaited."""
+        return await node.connect(
+            booth, hello={"device_key": self.a.keys[booth], **hello} if hello else None, schedule=not hello
+        )
 
 
 @pytest.fixture
@@ -125,3 +136,38 @@ async def test_resume_on_the_other_node_replays_what_was_missed(cluster: Cluster
     await paris.expect("peer_status", peer=SF_A, state="back")
     await back.send(type="ice_restart", booking_id=s.booking_id)  # and the call goes on across nodes
     await paris.expect("ice_restart", **{"from": SF_A})
+
+
+async def test_redis_losing_its_data_is_told_and_the_room_starts_afresh(
+    cluster: Cluster, redis_prefix
+) -> None:
+    import redis.asyncio as redis
+
+    s = cluster.a
+    paris, sf = await cluster.a.connect(CANTINE_A), await cluster.b.connect(SF_A)
+    idle = await cluster.b.connect(
+        CANTINE_B, hello={"device_key": await pair(s.client, CANTINE_B, s.staff_paris)}
+    )
+    for booth in (paris, sf):
+        await booth.send(type="join", booking_id=s.booking_id)
+        await booth.expect("joined")
+    before = {paris.booth_id: paris.last_seq, sf.booth_id: sf.last_seq}
+
+    store: Any = redis.Redis.from_url(REDIS_URL)  # Redis restarts without persistence
+    await store.delete(*[key async for key in store.scan_iter(f"{redis_prefix}*")])
+    await store.aclose()
+
+    for booth, node in ((paris, cluster.a), (sf, cluster.b)):
+        # Told, never a silent gap: the error, then the close 4007.
+        messages = await booth.expect_closed(4007, wait=10, reason="state_lost")
+        assert messages[-1]["code"] == "state_lost"
+        again = await cluster.connect(
+            node, booth.booth_id, resume_token=booth.welcome["resume_token"], last_seq=booth.last_seq
+        )
+        assert again.welcome["resumed"] is False
+        await again.expect("error", code="resume_failed")
+        await again.send(type="join", booking_id=s.booking_id)
+        joined = await again.expect("joined")
+        assert joined["seq"] > before[booth.booth_id]  # seq never goes backwards for a booking
+    await idle.send(type="ping", id="still")  # an idle booth was not disturbed
+    await idle.expect("pong", ref="still")

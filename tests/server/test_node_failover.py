@@ -8,6 +8,8 @@ countdown exactly once.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from tests.conftest import ADMIN, CANTINE_A, DEMO_PASSWORD, REDIS_URL, SF_A, STAFF_PARIS, STAFF_SF
 from tests.nodes import NodeProcess, ShiftedClock, free_port, node_env, stop_all
 from tests.server.signalling_support import CANDIDATE, SDP_ANSWER, SDP_OFFER, Booth
+from webrtc.limits import SEQ_EPOCH_SPAN
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -139,7 +142,131 @@ async def test_the_lease_holder_is_killed_and_the_call_goes_on(
             print(f"--- {node.name}\n{node.output()}")
 
 
-async def _lease_holder(store: Any, prefix: str, booking: int) -> str:
-    value = await store.get(f"{prefix}lease:{booking}")
-    assert value is not None, "no node holds the room's lease"
+async def _lease_holder(store: Any, prefix: str, booking: int, within: float = 5.0) -> str:
+    """The node holding the room's timer lease (nodes take leases within a second)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while (value := await store.get(f"{prefix}lease:{booking}")) is None:
+        assert loop.time() < deadline, f"no node holds the room's lease after {within} s"
+        await asyncio.sleep(0.05)
     return str(value.decode())
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+async def test_the_embedded_server_restarts_and_the_booths_resume(how: str, tmp_path: Path) -> None:
+    """One process on SQLite: a deploy (SIGTERM) loses nothing; a crash (SIGKILL) may lose the
+    last moments, and the booths are told so (``resync``) instead of carrying on with a gap."""
+    clock = ShiftedClock(datetime(2027, 3, 16, 15, 56, tzinfo=UTC))
+    port = free_port()
+    env = node_env(
+        "solo",
+        port,
+        f"sqlite:///{tmp_path / 'solo.db'}",
+        tmp_path,
+        redis_url=None,
+        prefix=None,
+        BOOTH_DEMO="true",
+        BOOTH_DRAIN_SECONDS="0",
+    )
+    node = NodeProcess("solo", port, env, tmp_path / "solo.log")
+    try:
+        node.start(clock.now())
+        await node.ready()
+        async with aiohttp.ClientSession() as http:
+            booking, keys = await _session_with_paired_booths(http, node)
+            paris = await open_booth(http, node, keys[CANTINE_A])
+            sf = await open_booth(http, node, keys[SF_A])
+            for booth in (paris, sf):
+                await booth.send(type="join", booking_id=booking)
+                await booth.expect("joined")
+            await paris.expect("peer_status", state="waiting")
+            await paris.expect("peer_status", state="joined")
+            await sf.expect("peer_status", state="joined")
+            await paris.send(type="offer", booking_id=booking, sdp=SDP_OFFER)
+            await sf.expect("offer")
+
+            if how == "sigterm":
+                node.terminate()
+                for booth in (paris, sf):
+                    before = await booth.expect_closed(1001, wait=20, reason="server_going_away")
+                    assert before[-1]["type"] == "server_going_away"
+                assert await node.exited() == 0
+            else:
+                # A crash after the log reached the disk (what it takes is the next test's matter):
+                # the entries of the join and the offer are there.
+                await _written(tmp_path / "solo.db", entries=4)
+                node.kill()
+            node.start(clock.now())
+            await node.ready()
+
+            back = {}
+            for booth in (paris, sf):
+                again = await open_booth(
+                    http,
+                    node,
+                    keys[booth.booth_id],
+                    resume_token=booth.welcome["resume_token"],
+                    last_seq=booth.last_seq,
+                )
+                assert again.welcome["resumed"] is True, again.welcome
+                assert again.welcome["resync"] is (how == "sigkill")
+                again.last_seq = booth.last_seq
+                if how == "sigkill":  # numbering goes on from the new epoch: never backwards
+                    again.last_seq = SEQ_EPOCH_SPAN
+                back[booth.booth_id] = again
+            if how == "sigterm":  # each sees the other come back (its drop was seen before or now)
+                for booth, partner in ((CANTINE_A, SF_A), (SF_A, CANTINE_A)):
+                    states = []
+                    while not states or states[-1] != "back":
+                        states.append((await back[booth].expect("peer_status", peer=partner))["state"])
+                    assert states in (["back"], ["reconnecting", "back"]), states
+                await back[SF_A].send(type="answer", booking_id=booking, sdp=SDP_ANSWER)
+                await back[CANTINE_A].expect("answer")
+            await back[CANTINE_A].send(type="ice_restart", booking_id=booking)
+            seen = await back[SF_A].expect("ice_restart", **{"from": CANTINE_A})
+            if how == "sigkill":
+                assert seen["seq"] > SEQ_EPOCH_SPAN
+    finally:
+        await stop_all([node])
+        print(node.output())
+
+
+async def _session_with_paired_booths(
+    http: aiohttp.ClientSession, node: NodeProcess
+) -> tuple[int, dict[int, str]]:
+    """A session of Cantine A and SF A from 16:00 to 17:00 (booked by the admin, at short notice),
+    and both booths paired."""
+    admin = await login(http, node, ADMIN)
+    async with http.post(
+        f"{node.url}/api/v1/bookings",
+        headers=admin,
+        json={
+            "booths": [CANTINE_A, SF_A],
+            "start": "2027-03-16T16:00:00Z",
+            "duration_minutes": 60,
+            "title": "Restart",
+            "override_reason": "a test session at short notice",
+        },
+    ) as r:
+        assert r.status == 201, await r.text()
+        booking = int((await r.json())["id"])
+    keys = {}
+    for booth, staff in ((CANTINE_A, STAFF_PARIS), (SF_A, STAFF_SF)):
+        headers = await login(http, node, staff)
+        async with http.post(f"{node.url}/api/v1/booths/{booth}/device-key", headers=headers) as r:
+            assert r.status == 201, await r.text()
+            keys[booth] = (await r.json())["device_key"]
+    return booking, keys
+
+
+async def _written(database: Path, entries: int, within: float = 10.0) -> None:
+    """Wait until the embedded server has written ``entries`` room log entries."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        with sqlite3.connect(database) as db:
+            (count,) = db.execute("SELECT count(*) FROM room_log_entries").fetchone()
+        if count >= entries:
+            return
+        assert loop.time() < deadline, f"{count} room log entries written after {within} s"
+        await asyncio.sleep(0.02)
