@@ -136,3 +136,52 @@ async def stop_all(nodes: list[NodeProcess]) -> None:
 
 def describe(nodes: list[NodeProcess]) -> dict[str, Any]:
     return {node.name: node.output() for node in nodes}
+
+
+@dataclass
+class RedisProcess:
+    """A Redis server of the test's own (no persistence, as an operator's Redis that restarts
+    empty would be), for tests that restart it or that run where the machine's Redis is out of
+    reach (the loopback-only media namespace)."""
+
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self, within: float = 10.0) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                assert loop.time() < deadline, f"redis-server did not listen on {self.port} within {within} s"
+                await asyncio.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)

@@ -12,9 +12,7 @@ end fire, as the real minutes would.
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +26,15 @@ from booth_server.app import create_app
 from booth_server.clock import Clock
 from booth_server.config import Config
 from tests.conftest import ADA, ADMIN, CANTINE_A, SF_A, token_for
+from tests.media.kiosk import (
+    COUNT_FRAMES,
+    assert_no_gap_no_duplicate,
+    frames_at_least,
+    in_call,
+    longest_frame_gap,
+    room_seqs,
+    until,
+)
 
 pytestmark = [pytest.mark.media, pytest.mark.browser]
 
@@ -37,30 +44,6 @@ FRAMES = 30
 WIDE = {"width": 1920, "height": 1080}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
-#: Counts the frames the remote <video> presents, whatever stream it is given over time.
-COUNT_FRAMES = """() => {
-  const video = document.getElementById('remote-video');
-  window.kioskFrames = 0;
-  window.kioskStreams = video.srcObject ? 1 : 0;  // a stream may have come before this ran
-  const count = () => { window.kioskFrames += 1; video.requestVideoFrameCallback(count); };
-  video.requestVideoFrameCallback(count);
-  window.kioskStates = [];
-  window.kiosk.connection.addEventListener('remote-stream', () => { window.kioskStreams += 1; });
-  window.kiosk.connection.addEventListener('state', (e) => { window.kioskStates.push(e.detail.state); });
-}"""
-
-
-async def until(page: Any, expression: str, within: float = 30) -> Any:
-    """Poll ``expression`` in the page until it is truthy. (Playwright's wait_for_function with an
-    interval compiles its predicate with eval, which the kiosk's CSP rightly forbids.)"""
-    deadline = time.monotonic() + within
-    while True:
-        value = await page.evaluate(expression)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {within} s: {expression}")
-        await asyncio.sleep(0.1)
 
 
 def _free_port() -> int:
@@ -154,17 +137,6 @@ async def kiosk_pages(browser: Any) -> AsyncIterator[Any]:
         await context.close()
 
 
-async def _frames(page: Any, at_least: int, within: float = 30) -> int:
-    await until(page, f"window.kioskFrames >= {at_least}", within)
-    return int(await page.evaluate("window.kioskFrames"))
-
-
-async def _in_call(page: Any, within: float = 30) -> None:
-    await page.wait_for_selector(
-        "body[data-screen=call][data-conn-state=in-call]", state="attached", timeout=within * 1000
-    )
-
-
 async def test_kiosks_join_at_the_start_see_each_other_get_the_warnings_and_end(
     booked: Booked, kiosk_pages: Any
 ) -> None:
@@ -186,9 +158,9 @@ async def test_kiosks_join_at_the_start_see_each_other_get_the_warnings_and_end(
 
     # Nobody presses anything: both join when the room opens and see each other.
     for page in (paris, sf):
-        await _in_call(page, within=20)
-    assert await _frames(paris, FRAMES) >= FRAMES
-    assert await _frames(sf, FRAMES) >= FRAMES
+        await in_call(page, within=20)
+    assert await frames_at_least(paris, FRAMES) >= FRAMES
+    assert await frames_at_least(sf, FRAMES) >= FRAMES
     for page in (paris, sf):
         assert await page.evaluate("document.getElementById('remote-video').videoWidth") > 0
         assert await page.evaluate("document.getElementById('self-video').videoWidth") > 0
@@ -242,16 +214,16 @@ async def test_a_kiosk_whose_socket_is_cut_resumes_the_call(booked: Booked, kios
     assert await paris.inner_text("#notice") == "Your partner in San Francisco has not arrived yet."
     sf = await kiosk_pages(booked, SF_A)
     for page in (paris, sf):
-        await _in_call(page)
-        await _frames(page, FRAMES)
+        await in_call(page)
+        await frames_at_least(page, FRAMES)
 
     # The network drops the Paris kiosk's socket; the media path between the booths survives.
     await paris.evaluate("window.kiosk.connection._ws.close()")
     await until(paris, "window.kioskStates.includes('reconnecting')", 5)
-    await _in_call(paris, within=15)
+    await in_call(paris, within=15)
     before = [int(await page.evaluate("window.kioskFrames")) for page in (paris, sf)]
-    assert await _frames(paris, before[0] + FRAMES) >= before[0] + FRAMES
-    assert await _frames(sf, before[1] + FRAMES) >= before[1] + FRAMES
+    assert await frames_at_least(paris, before[0] + FRAMES) >= before[0] + FRAMES
+    assert await frames_at_least(sf, before[1] + FRAMES) >= before[1] + FRAMES
     for page in (paris, sf):
         # Resumed, not restarted: still the one remote stream of the first call.
         assert await page.evaluate("window.kioskStreams") == 1
@@ -260,36 +232,28 @@ async def test_a_kiosk_whose_socket_is_cut_resumes_the_call(booked: Booked, kios
     assert await sf.is_hidden("#notice")
 
 
-async def test_kiosks_come_back_after_a_server_restart(booked: Booked, kiosk_pages: Any) -> None:
+async def test_kiosks_resume_their_call_after_a_server_restart(booked: Booked, kiosk_pages: Any) -> None:
     booked.set_clock(START + timedelta(seconds=1))
     paris = await kiosk_pages(booked, CANTINE_A)
     sf = await kiosk_pages(booked, SF_A)
     for page in (paris, sf):
-        await _in_call(page)
-        await _frames(page, FRAMES)
+        await in_call(page)
+        await frames_at_least(page, FRAMES)
 
-    # The server goes away (graceful shutdown: server_going_away) and comes back on the same
-    # port and database; its rooms were in memory only.
+    # A deploy: the server goes away (server_going_away) and comes back on the same port and
+    # database, and rebuilds its rooms from the log it wrote. Both kiosks reconnect after
+    # retry_after (+ jitter) and resume: the call is never restarted.
+    before = [int(await page.evaluate("window.kioskFrames")) for page in (paris, sf)]
     await booked.stop()
     await booked.start()
-
-    # Paris reloads (a kiosk browser restarted by its watchdog): the key is still paired.
-    await paris.reload()
-    await until(paris, "Boolean(window.kiosk && window.kiosk.connection)")
-    await paris.evaluate(COUNT_FRAMES)
-    assert await paris.is_hidden("#pair-screen")
-    # San Francisco recovers by itself: reconnect after retry_after (+ jitter), resume refused
-    # (the new server never saw that room), join afresh: a new call, so a new remote stream.
-    await _in_call(paris, within=25)
-    await until(
-        sf,
-        "window.kioskStates.includes('reconnecting') && window.kioskStreams >= 2"
-        " && window.kioskStates[window.kioskStates.length - 1] === 'in-call'",
-        25,
-    )
-    sf_before = int(await sf.evaluate("window.kioskFrames"))
-    assert await _frames(paris, FRAMES) >= FRAMES
-    assert await _frames(sf, sf_before + FRAMES) >= sf_before + FRAMES
     for page in (paris, sf):
+        await until(page, "window.kioskWelcomes.some((w) => w.resumed)", 25)
+        await in_call(page, within=10)
+    for page, seen in zip((paris, sf), before, strict=True):
+        assert await frames_at_least(page, seen + FRAMES) >= seen + FRAMES
+        assert await longest_frame_gap(page, seen) < 1.0  # media is peer to peer: never cut
+        assert await page.evaluate("window.kioskStreams") == 1  # resumed, not a new call
+        assert await page.evaluate("window.kioskWelcomes.map((w) => w.resync)") == [False]
         assert await page.evaluate("window.kiosk.connection.bookingId") == booked.booking_id
+        assert_no_gap_no_duplicate(await room_seqs(page))
         assert page.problems == []

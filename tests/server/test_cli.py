@@ -68,6 +68,8 @@ def test_default_database_is_sebastian_db_in_the_working_directory(tmp_path: Pat
         ([], {"BOOTH_CLOCK_START": "yesterday"}, "BOOTH_CLOCK_START"),
         (["migrate", "--database", "mysql://db/x"], {}, "unsupported database"),
         (["frobnicate"], {}, "invalid choice"),
+        (["--redis", "redis://127.0.0.1:6379/0"], {}, "SQLite belongs to one process"),
+        ([], {"BOOTH_REDIS_URL": "http://127.0.0.1:6379"}, "BOOTH_REDIS_URL"),
     ],
 )
 def test_bad_flags_and_variables_are_named(args, env, needle, tmp_path: Path) -> None:
