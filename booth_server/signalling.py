@@ -26,7 +26,7 @@ from scheduler.errors import Forbidden
 from scheduler.model import BookingView
 from webrtc import schema, turn
 from webrtc.errors import RATE_LIMIT_CLOSE, CloseCode, ProtocolError
-from webrtc.limits import MAX_MESSAGE_BYTES
+from webrtc.limits import MAX_MESSAGE_BYTES, MESSAGE_RATE
 from webrtc.messages import SIGNAL_TYPES, ClientMessage, Hello, Join, Ping, Pong, load, parse, readable_id
 from webrtc.ratelimit import RateLimiter, Verdict
 
@@ -35,7 +35,7 @@ from .clock import Clock
 from .config import Config, ConfigError
 from .connection import CLOSE_WITHIN, Connection, Timings
 from .errors import error_response
-from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, DEVICES, METRICS, SIGNALLING, STORE
+from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, DEVICES, LIFECYCLE, METRICS, SIGNALLING, STORE
 from .rooms import RoomRegistry
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ async def signalling(request: web.Request) -> web.StreamResponse:
     """One booth's socket, from the upgrade to the close."""
     app = request.app
     registry = app[SIGNALLING]
-    if registry.draining:
+    if app[LIFECYCLE].draining:
         return error_response(503, "draining", "the server is shutting down; reconnect in a few seconds")
     check_origin(request, app[CONFIG])
     ws = web.WebSocketResponse(
@@ -122,7 +122,9 @@ async def _read(request: web.Request, conn: Connection) -> None:
             verdict = conn.limiter.check(now)
             if verdict is not Verdict.ALLOW:
                 conn.fail(
-                    ProtocolError("rate_limited", "over 50 messages per second: the message was dropped")
+                    ProtocolError(
+                        "rate_limited", f"over {MESSAGE_RATE:g} messages per second: the message was dropped"
+                    )
                 )
                 if verdict is Verdict.CLOSE:
                     conn.close(RATE_LIMIT_CLOSE, "rate_limited")
@@ -245,14 +247,6 @@ async def bookings_changed(
         log.exception("could not tell the booths about a booking change")
 
 
-async def readyz(request: web.Request) -> web.Response:
-    """Ready for traffic: 503 while draining for a shutdown, so load balancers stop sending booths."""
-    registry = request.app.get(SIGNALLING)
-    if registry is None or registry.draining:
-        return web.json_response({"status": "draining"}, status=503)
-    return web.json_response({"status": "ready"})
-
-
 async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     registry = RoomRegistry(
@@ -289,7 +283,7 @@ async def _on_shutdown(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
-    """Add the endpoint, its background task, graceful shutdown, /readyz and /metrics to ``app``.
+    """Add the endpoint, its background task, graceful shutdown and /metrics to ``app``.
 
     Call after the database context is registered: the registry needs the store.
     """
@@ -297,5 +291,4 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_signalling_ctx)
     app.on_shutdown.append(_on_shutdown)
     app.router.add_get(PATH, signalling)
-    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", app[METRICS].handler)
