@@ -7,20 +7,25 @@ the shipped ``sebastian-http.conf``; its one server block listens on a free 127.
 includes the shipped ``sebastian-locations.conf``. The shipped files are included where they
 are, never copied or edited, so a test through this proxy tests what operators deploy.
 
-Under ``CI=true`` a missing nginx fails the test (``apt-get install nginx``); elsewhere it skips.
+The fixture :func:`nginx_front` (import it into a test module or a conftest) starts as many
+proxies as a test asks for and stops them after it. Under ``CI=true`` a missing nginx fails the
+test (``apt-get install nginx``); elsewhere it skips.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import missing_service
 
@@ -151,3 +156,19 @@ async def _until_listening(proxy: Nginx) -> None:
         writer.close()
         await writer.wait_closed()
         return
+
+
+NginxFront = Callable[[Sequence[int]], Awaitable[Nginx]]
+
+
+@pytest.fixture
+async def nginx_front(tmp_path: Path) -> AsyncIterator[NginxFront]:
+    """``await nginx_front([port_a, port_b])``: nginx in front of those nodes, for this test."""
+    numbers = itertools.count()
+    async with AsyncExitStack() as proxies:
+
+        async def start(node_ports: Sequence[int]) -> Nginx:
+            directory = tmp_path / f"nginx-{next(numbers)}"
+            return await proxies.enter_async_context(nginx_proxy(node_ports, directory))
+
+        yield start

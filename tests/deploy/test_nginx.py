@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,7 +22,7 @@ from aiohttp.test_utils import TestClient
 
 from booth_server.keys import LIFECYCLE
 from tests.conftest import ADA, CANTINE_A, SF_A, STAFF_PARIS, STAFF_SF, token_for
-from tests.deploy.nginx import SERVER_CONTEXT, Nginx, nginx_proxy
+from tests.deploy.nginx import SERVER_CONTEXT, Nginx, NginxFront
 from webrtc.limits import HEARTBEAT_INTERVAL, IDLE_TIMEOUT
 
 PATH = "/api/v1/signalling"
@@ -72,14 +71,14 @@ class Front:
 
 
 @pytest.fixture
-async def front(make_client: Any, sqlite_url: str, tmp_path: Path) -> AsyncIterator[Front]:
+async def front(make_client: Any, sqlite_url: str, nginx_front: NginxFront) -> AsyncIterator[Front]:
     """Two nodes on one SQLite database (the second one's demo seeding finds it done)."""
     nodes = [
         await make_client(sqlite_url, signal_heartbeat=PING_EVERY, drain_seconds=300.0) for _ in range(2)
     ]
-    async with nginx_proxy([node.port for node in nodes], tmp_path / "nginx") as nginx:
-        async with aiohttp.ClientSession() as http:
-            yield Front(nginx, nodes, http)
+    nginx = await nginx_front([node.port for node in nodes])
+    async with aiohttp.ClientSession() as http:
+        yield Front(nginx, nodes, http)
 
 
 async def device_key(front: Front, booth: int, staff: str) -> str:
@@ -150,6 +149,23 @@ async def test_a_draining_node_is_skipped_for_new_booths(front: Front) -> None:
         assert (await front.get("/api/v1/venues"))[0] == 200
     finally:
         drain.cancel()
+
+
+async def test_the_going_away_close_passes_through(front: Front) -> None:
+    ws = await front.booth(await device_key(front, CANTINE_A, STAFF_PARIS))
+
+    async def read() -> tuple[list[dict[str, Any]], aiohttp.WSMessage]:
+        frames = []
+        while (frame := await ws.receive(timeout=10)).type is aiohttp.WSMsgType.TEXT:
+            frames.append(json.loads(frame.data))
+        return frames, frame
+
+    reading = asyncio.create_task(read())
+    await asyncio.gather(*(node.close() for node in front.nodes))  # both shut down as on SIGTERM
+    frames, frame = await reading
+    assert frames[-1]["type"] == "server_going_away"
+    # The close frame as the node sent it: code and reason.
+    assert (frame.type, frame.data, frame.extra) == (aiohttp.WSMsgType.CLOSE, 1001, "server_going_away")
 
 
 async def test_a_stopped_node_is_skipped(front: Front) -> None:
