@@ -19,7 +19,7 @@ from redis.exceptions import OutOfMemoryError
 from booth_server.cli import SHUTDOWN_TIMEOUT
 from booth_server.config import Config
 from tests.conftest import missing_service
-from tests.deploy.nginx import SHIPPED, free_port
+from tests.deploy.nginx import NGINX, SHIPPED, free_port
 
 DEPLOY = SHIPPED.parent
 UNIT = DEPLOY / "systemd" / "booth-server.service"
@@ -137,3 +137,16 @@ def test_the_example_site_includes_the_shipped_parts() -> None:
     assert re.search(r"^\s*access_log \S+ sebastian;", site, flags=re.MULTILINE)
     main = (SHIPPED / "nginx.conf").read_text()
     assert re.search(r"^worker_shutdown_timeout \d+s;", main, flags=re.MULTILINE)
+
+
+def test_nginx_accepts_the_example_main_configuration(tmp_path: Path) -> None:
+    """As Debian's nginx would load it, with the machine's own mime.types and sites."""
+    if not NGINX.exists():
+        missing_service("nginx", f"{NGINX} not found (apt-get install nginx)")
+    result = subprocess.run(
+        [str(NGINX), "-t", "-q", "-e", str(tmp_path / "error.log")] + ["-c", str(SHIPPED / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
