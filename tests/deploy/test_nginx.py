@@ -131,6 +131,20 @@ async def test_a_booth_socket_stays_open_through_nginx_with_only_pings(front: Fr
     await ws.close()
 
 
+async def test_a_kiosk_page_of_the_proxy_origin_may_open_the_socket(front: Front) -> None:
+    """A browser sends the origin it loaded the kiosk from, nginx's; no public origin is set."""
+    key = await device_key(front, SF_A, STAFF_SF)
+    ws = await front.http.ws_connect(front.nginx.base + PATH, origin=front.nginx.base)
+    await ws.send_str(json.dumps({"type": "hello", "version": 1, "device_key": key}))
+    while (frame := await ws.receive(timeout=5)).type is aiohttp.WSMsgType.PING:
+        await ws.pong(frame.data)
+    assert json.loads(frame.data)["type"] == "welcome"
+    await ws.close()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await front.http.ws_connect(front.nginx.base + PATH, origin="http://elsewhere.example")
+    assert refused.value.status == 403
+
+
 async def test_a_draining_node_is_skipped_for_new_booths(front: Front) -> None:
     draining = front.nodes[0]
     drain = asyncio.create_task(draining.app[LIFECYCLE].drain())
