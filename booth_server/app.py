@@ -24,6 +24,7 @@ from . import (
     api_live,
     api_venues,
     demo,
+    lifecycle,
     pages,
     signalling,
 )
@@ -91,7 +92,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     secret_file = Path(config.secret_file) if config.secret_file else default_secret_file(config.database)
     app[SERVER_SECRET] = load_or_create(secret_file)
     app.cleanup_ctx.append(_database)
-    signalling.setup(app)  # after _database: the booth websocket, /readyz, /metrics, shutdown
+    lifecycle.setup(app, config.drain_seconds)  # before signalling: /readyz 503 before sockets close
+    signalling.setup(app)  # after _database: the booth websocket, /metrics, shutdown
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_accounts.routes)
     app.router.add_routes(api_calendars.routes)  # before api_bookings: /bookings/{id}.ics

@@ -18,14 +18,28 @@ from scheduler.store import Store
 from . import demo, logs
 from .app import create_app
 from .clock import Clock
-from .config import Config, ConfigError, parse_instant
+from .config import Config, ConfigError, parse_drain_seconds, parse_instant
+from .keys import LIFECYCLE
+from .lifecycle import STOP_SIGNALS
 
 log = logging.getLogger("booth_server")
+
+#: After the drain and the sockets' close, requests still running get this long to finish.
+SHUTDOWN_TIMEOUT = 15.0
+#: How long an idle HTTP keep-alive connection stays open (aiohttp's run_app default).
+KEEPALIVE_TIMEOUT = 75.0
 
 
 def _instant(value: str) -> Any:
     try:
         return parse_instant(value, "--clock-start")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _drain_seconds(value: str) -> float:
+    try:
+        return parse_drain_seconds(value, "--drain-seconds")
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -76,6 +90,13 @@ def parser() -> argparse.ArgumentParser:
             metavar="ISO-INSTANT",
             help="start the server clock at this instant, e.g. 2027-03-16T15:55:00Z [BOOTH_CLOCK_START]",
         )
+        target.add_argument(
+            "--drain-seconds",
+            type=_drain_seconds,
+            metavar="SECONDS",
+            help="on SIGTERM/SIGINT, answer /readyz 503 this long before closing (default 10, "
+            "0-300) [BOOTH_DRAIN_SECONDS]",
+        )
     sub.add_parser("migrate", parents=[common], help="bring the database schema up to date and exit")
     sub.add_parser("demo", parents=[common], help="seed the demo data (idempotent) and exit")
     return top
@@ -112,14 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "CLOCK SHIFTED: the server clock starts at %s, not at the real time",
                 config.clock_start.isoformat(),
             )
-        web.run_app(
-            create_app(config),
-            host=config.host,
-            port=config.port,
-            loop=event_loop(),
-            access_log_class=logs.RedactingAccessLogger,
-            print=lambda _: log.info("serving on %s (database %s)", config.origin, safe_url(config.database)),
-        )
+        with asyncio.Runner(loop_factory=event_loop) as runner:
+            runner.run(serve(create_app(config), config))
     except SchedulerError as exc:
         print(f"booth-server: error: {exc.field or 'config'}: {exc.message}", file=sys.stderr)
         return 2
@@ -133,6 +148,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+async def serve(app: web.Application, config: Config) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, drain (booth_server/lifecycle.py), then shut down
+    as ``web.run_app`` would: listener closed, ``on_shutdown`` (the booth sockets get
+    ``server_going_away`` and 1001), running requests finished, cleanup.
+
+    Not ``web.run_app``: it closes the listener at the first signal, so no balancer would ever
+    see ``/readyz`` answer 503.
+    """
+    lifecycle = app[LIFECYCLE]
+    loop = asyncio.get_running_loop()
+    for stop_signal in STOP_SIGNALS:
+        loop.add_signal_handler(stop_signal, lifecycle.request_stop)
+    runner = web.AppRunner(
+        app,
+        access_log_class=logs.RedactingAccessLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        keepalive_timeout=KEEPALIVE_TIMEOUT,
+    )
+    try:
+        await runner.setup()  # the app's startup: migrations, the signalling tasks
+        await web.TCPSite(runner, config.host, config.port).start()
+        log.info("serving on %s (database %s)", config.origin, safe_url(config.database))
+        await lifecycle.wait_for_stop()
+        await lifecycle.drain()
+    finally:
+        await runner.cleanup()
+        for stop_signal in STOP_SIGNALS:
+            loop.remove_signal_handler(stop_signal)
 
 
 def event_loop() -> asyncio.AbstractEventLoop:

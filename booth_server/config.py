@@ -12,6 +12,11 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from webrtc.limits import AUTH_TIMEOUT, HEARTBEAT_INTERVAL, IDLE_TIMEOUT
+
+#: How long a stopping server answers /readyz 503 before it closes its listener, at most.
+MAX_DRAIN_SECONDS = 300.0
+
 
 class ConfigError(ValueError):
     pass
@@ -74,6 +79,16 @@ def _parse_seconds(value: str, name: str) -> float:
     return seconds
 
 
+def parse_drain_seconds(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a number of seconds") from None
+    if not 0 <= seconds <= MAX_DRAIN_SECONDS:
+        raise ConfigError(f"{name}: {value} must be between 0 and {MAX_DRAIN_SECONDS:g} seconds")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
@@ -101,9 +116,12 @@ class Config:
     turn_urls: tuple[str, ...] = field(default=(), metadata={"parse": _parse_ice_urls})
     turn_secret: str | None = field(default=None, repr=False)
     #: Signalling socket timings (docs/protocol.md section 3); shorter only in tests.
-    signal_heartbeat: float = field(default=20.0, metadata={"parse": _parse_seconds})
-    signal_idle_timeout: float = field(default=45.0, metadata={"parse": _parse_seconds})
-    signal_auth_timeout: float = field(default=10.0, metadata={"parse": _parse_seconds})
+    signal_heartbeat: float = field(default=HEARTBEAT_INTERVAL, metadata={"parse": _parse_seconds})
+    signal_idle_timeout: float = field(default=IDLE_TIMEOUT, metadata={"parse": _parse_seconds})
+    signal_auth_timeout: float = field(default=AUTH_TIMEOUT, metadata={"parse": _parse_seconds})
+    #: On SIGTERM or SIGINT: seconds of /readyz 503 with the listener still open, before the
+    #: sockets are told to go away (booth_server/lifecycle.py, docs/deploy.md).
+    drain_seconds: float = field(default=10.0, metadata={"parse": parse_drain_seconds})
     log_level: str = "INFO"
 
     @property

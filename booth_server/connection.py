@@ -31,6 +31,7 @@ from aiohttp import WSMsgType, web
 
 from webrtc.core import Conn
 from webrtc.errors import CloseCode, ProtocolError
+from webrtc.limits import AUTH_TIMEOUT, HEARTBEAT_INTERVAL, IDLE_TIMEOUT
 from webrtc.messages import Message, Relayed, encode_bytes, error_message
 from webrtc.ratelimit import RateLimiter
 
@@ -51,9 +52,9 @@ CLOSE_WITHIN = 5.0
 class Timings:
     """Connection timings in seconds: the protocol's values unless a test shortens them."""
 
-    heartbeat_interval: float = 20.0
-    idle_timeout: float = 45.0
-    auth_timeout: float = 10.0
+    heartbeat_interval: float = HEARTBEAT_INTERVAL
+    idle_timeout: float = IDLE_TIMEOUT
+    auth_timeout: float = AUTH_TIMEOUT
 
     @property
     def sweep_every(self) -> float:

@@ -16,6 +16,7 @@ from .metrics import Metrics
 
 if TYPE_CHECKING:
     from .bookings import BookingService  # rooms imports auth, which imports these keys
+    from .lifecycle import Lifecycle
     from .node import SignallingNode
 
 CONFIG = web.AppKey("config", Config)
@@ -28,3 +29,5 @@ METRICS = web.AppKey("metrics", Metrics)
 SERVER_SECRET = web.AppKey("server_secret", bytes)
 BOOKINGS: web.AppKey[BookingService] = web.AppKey("bookings")
 SIGNALLING: web.AppKey[SignallingNode] = web.AppKey("signalling")
+#: Ready or draining before a stop (booth_server/lifecycle.py).
+LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")

@@ -106,10 +106,6 @@ class SignallingNode:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
 
-    @property
-    def draining(self) -> bool:
-        return self.core.draining
-
     # --- sockets --------------------------------------------------------------------------
 
     def opened(self, conn: Connection) -> None:

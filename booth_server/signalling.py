@@ -29,7 +29,7 @@ from scheduler.errors import Forbidden
 from scheduler.room_logs import RoomLogs
 from webrtc import schema, turn
 from webrtc.errors import RATE_LIMIT_CLOSE, CloseCode, ProtocolError
-from webrtc.limits import MAX_MESSAGE_BYTES
+from webrtc.limits import MAX_MESSAGE_BYTES, MESSAGE_RATE
 from webrtc.messages import (
     SIGNAL_TYPES,
     ClientMessage,
@@ -51,7 +51,7 @@ from .clock import Clock
 from .config import Config, ConfigError
 from .connection import CLOSE_WITHIN, Connection, Timings
 from .errors import error_response
-from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, DEVICES, METRICS, SIGNALLING, STORE
+from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, DEVICES, LIFECYCLE, METRICS, SIGNALLING, STORE
 from .node import SignallingNode
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ async def signalling(request: web.Request) -> web.StreamResponse:
     """One booth's socket, from the upgrade to the close."""
     app = request.app
     registry = app[SIGNALLING]
-    if registry.draining:
+    if app[LIFECYCLE].draining:
         return error_response(503, "draining", "the server is shutting down; reconnect in a few seconds")
     check_origin(request, app[CONFIG])
     ws = BoothSocket(
@@ -148,7 +148,9 @@ async def _read(request: web.Request, conn: Connection) -> None:
             verdict = conn.limiter.check(now)
             if verdict is not Verdict.ALLOW:
                 conn.fail(
-                    ProtocolError("rate_limited", "over 50 messages per second: the message was dropped")
+                    ProtocolError(
+                        "rate_limited", f"over {MESSAGE_RATE:g} messages per second: the message was dropped"
+                    )
                 )
                 if verdict is Verdict.CLOSE:
                     conn.close(RATE_LIMIT_CLOSE, "rate_limited")
@@ -265,14 +267,6 @@ def on_booking_changed(app: web.Application) -> Callable[[BookingChanged], Corou
     return changed
 
 
-async def readyz(request: web.Request) -> web.Response:
-    """Ready for traffic: 503 while draining for a shutdown, so load balancers stop sending booths."""
-    registry = request.app.get(SIGNALLING)
-    if registry is None or registry.draining:
-        return web.json_response({"status": "draining"}, status=503)
-    return web.json_response({"status": "ready"})
-
-
 async def _signalling_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     bus = make_bus(app)
@@ -325,7 +319,7 @@ async def _on_shutdown(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
-    """Add the endpoint, its background task, graceful shutdown, /readyz and /metrics to ``app``.
+    """Add the endpoint, its background task, graceful shutdown and /metrics to ``app``.
 
     Call after the database context is registered: the registry needs the store.
     """
@@ -333,5 +327,4 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_signalling_ctx)
     app.on_shutdown.append(_on_shutdown)
     app.router.add_get(PATH, signalling)
-    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", app[METRICS].handler)

@@ -52,6 +52,9 @@ const BACKOFF_MAX_MS = 30000;
 const GOING_AWAY_JITTER_MS = 5000;
 const ICE_CHECK_MS = 4000; // how long ICE may stay down before an ICE restart is asked for
 const TOO_EARLY_RETRY_MS = 5000;
+const HEARTBEAT_MS = 20000; // until welcome says heartbeat_interval
+const IDLE_TIMEOUT_MS = 45000; // until welcome says idle_timeout
+const SHUTDOWN_RETRY_AFTER_MS = 5000; // when server_going_away has no retry_after
 // Close codes after which reconnecting by ourselves would be wrong (docs/protocol.md section 9).
 const FINAL_CLOSES = new Map([
   [4001, 'unauthorized'],
@@ -86,8 +89,8 @@ export class BoothConnection extends EventTarget {
     this._lastSeq = 0;
     this._iceServers = [];
     this._clockOffsetMs = 0;
-    this._heartbeatMs = 20000;
-    this._idleMs = 45000;
+    this._heartbeatMs = HEARTBEAT_MS;
+    this._idleMs = IDLE_TIMEOUT_MS;
     this._backoffMs = BACKOFF_FIRST_MS;
     this._retryAfterMs = null; // set by server_going_away
     this._reconnectTimer = null;
@@ -296,7 +299,7 @@ export class BoothConnection extends EventTarget {
       case 'schedule': return this._onSchedule(msg);
       case 'error': return this._onError(msg);
       case 'server_going_away':
-        this._retryAfterMs = (msg.retry_after ?? 5) * 1000;
+        this._retryAfterMs = msg.retry_after != null ? msg.retry_after * 1000 : SHUTDOWN_RETRY_AFTER_MS;
         return undefined;
       case 'pong': return undefined;
       default: return undefined; // later 1.x servers may add messages; ignore them

@@ -153,6 +153,10 @@ class RedisProcess:
         return f"redis://127.0.0.1:{self.port}/0"
 
     async def start(self, within: float = 10.0) -> None:
+        self.launch()
+        await self.listening(within)
+
+    def launch(self) -> None:
         self.process = subprocess.Popen(
             [
                 "redis-server",
@@ -170,6 +174,8 @@ class RedisProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    async def listening(self, within: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:

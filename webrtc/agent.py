@@ -32,16 +32,28 @@ from typing import Any
 
 import aiohttp
 
-from webrtc.limits import HEARTBEAT_INTERVAL, PROTOCOL_VERSION
+from webrtc.errors import CloseCode
+from webrtc.limits import (
+    BACKOFF_FIRST,
+    BACKOFF_MAX,
+    GOING_AWAY_JITTER,
+    HEARTBEAT_INTERVAL,
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    SHUTDOWN_RETRY_AFTER,
+    TOO_EARLY_RETRY,
+)
 from webrtc.messages import SEQUENCED_TYPES
 from webrtc.peer import PeerLink
 
 log = logging.getLogger("booth_agent")
 
 SIGNALLING_PATH = "/api/v1/signalling"
-BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
-GOING_AWAY_JITTER = 5.0
-FINAL_CLOSES = {4001: "unauthorized", 4003: "unsupported_version", 4005: "replaced"}
+#: Close codes after which reconnecting by itself would be wrong (docs/protocol.md section 9).
+FINAL_CLOSES = {
+    int(code): code.name.lower()
+    for code in (CloseCode.UNAUTHORIZED, CloseCode.UNSUPPORTED_VERSION, CloseCode.REPLACED)
+}
 
 
 class AgentStopped(Exception):
@@ -185,7 +197,7 @@ class BoothAgent:
         # (docs/protocol.md section 1), and hello relies on it.
         headers = {"Authorization": f"Device {self._device_key}"}
         async with self._session.ws_connect(
-            self.url, headers=headers, heartbeat=HEARTBEAT_INTERVAL, max_msg_size=64 * 1024
+            self.url, headers=headers, heartbeat=HEARTBEAT_INTERVAL, max_msg_size=MAX_MESSAGE_BYTES
         ) as ws:
             self._ws = ws
             hello: dict[str, Any] = {"type": "hello", "version": PROTOCOL_VERSION, "client": self.client}
@@ -209,7 +221,7 @@ class BoothAgent:
         if self._retry_after is not None:
             delay, self._retry_after = self._retry_after + random.uniform(0, GOING_AWAY_JITTER), None
             return delay
-        if code == 4002 or (self.booking_id is not None and was_welcomed):
+        if code == CloseCode.TOKEN_EXPIRED or (self.booking_id is not None and was_welcomed):
             return 0.0  # the resume grace is short: try again at once
         return None
 
@@ -243,7 +255,7 @@ class BoothAgent:
         elif kind == "error":
             await self._on_error(msg)
         elif kind == "server_going_away":
-            self._retry_after = float(msg.get("retry_after", 5))
+            self._retry_after = float(msg.get("retry_after", SHUTDOWN_RETRY_AFTER))
 
     async def _on_welcome(self, msg: dict[str, Any]) -> None:
         self._welcomed = True
@@ -271,7 +283,7 @@ class BoothAgent:
         if self._joining is not None and msg.get("ref") == self._joining:
             self._joining = None
             if code == "too_early":
-                self._plan_join(retry_in=5.0)
+                self._plan_join(retry_in=TOO_EARLY_RETRY)
         if code in ("slot_ended", "cancelled", "moved") and self.booking_id is not None:
             if code != "moved":
                 self._skip.add(self.booking_id)

@@ -194,7 +194,6 @@ class SignallingCore:
     #: store lost its data: numbers never go backwards for a booking).
     seq_base: int = 0
     actions: list[Action] = field(default_factory=list)
-    draining: bool = False
 
     def __post_init__(self) -> None:
         self._conns: dict[str, Conn] = {}  # authenticated connections on this node
@@ -355,7 +354,6 @@ class SignallingCore:
 
     def shutdown(self, retry_after: int) -> None:
         """Tell every connection ``server_going_away`` and close it with 1001."""
-        self.draining = True
         for conn_id in list(self._conns):
             self.actions.append(Send(conn_id, ServerGoingAway(retry_after=retry_after)))
             self.actions.append(Close(conn_id, CloseCode.GOING_AWAY, "server_going_away"))

@@ -12,6 +12,17 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
+from webrtc.limits import (
+    AUTH_TIMEOUT,
+    IDLE_TIMEOUT,
+    JOIN_OPENS_BEFORE_START,
+    MAX_MESSAGE_BYTES,
+    MESSAGE_BURST,
+    MESSAGE_RATE,
+    RATE_STRIKES,
+    RATE_STRIKES_FORGIVEN_PER_SECOND,
+)
+
 
 class CloseCode(enum.IntEnum):
     """WebSocket close codes the server uses (4000-4999 are ours, RFC 6455 section 7.4.2)."""
@@ -50,7 +61,9 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
         "the message breaks its JSON Schema; `path` points at the field", _STAYS, _UNAFFECTED
     ),
     "unknown_type": ErrorSpec("`type` names no message of this protocol version", _STAYS, _UNAFFECTED),
-    "message_too_big": ErrorSpec("the frame is over 64 KiB", CloseCode.MESSAGE_TOO_BIG, _DISCONNECTED),
+    "message_too_big": ErrorSpec(
+        f"the frame is over {MAX_MESSAGE_BYTES // 1024} KiB", CloseCode.MESSAGE_TOO_BIG, _DISCONNECTED
+    ),
     "unsupported_version": ErrorSpec(
         "`hello.version` is not one the server speaks", CloseCode.UNSUPPORTED_VERSION, _UNAFFECTED
     ),
@@ -65,16 +78,22 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
         _UNAFFECTED,
     ),
     "auth_timeout": ErrorSpec(
-        "no valid `hello` within 10 s of the upgrade", CloseCode.AUTH_TIMEOUT, _UNAFFECTED
+        f"no valid `hello` within {AUTH_TIMEOUT:g} s of the upgrade", CloseCode.AUTH_TIMEOUT, _UNAFFECTED
     ),
-    "idle_timeout": ErrorSpec("nothing received for 45 s", CloseCode.IDLE_TIMEOUT, _DISCONNECTED),
+    "idle_timeout": ErrorSpec(
+        f"nothing received for {IDLE_TIMEOUT:g} s", CloseCode.IDLE_TIMEOUT, _DISCONNECTED
+    ),
     "unexpected_message": ErrorSpec(
         "a valid message that makes no sense now (a second `hello`)", _STAYS, _UNAFFECTED
     ),
     "not_booked": ErrorSpec(
         "this booth (or the `to` booth) is not part of this booking", _STAYS, _UNAFFECTED
     ),
-    "too_early": ErrorSpec("the room opens 5 minutes before the booking starts", _STAYS, _UNAFFECTED),
+    "too_early": ErrorSpec(
+        f"the room opens {JOIN_OPENS_BEFORE_START.total_seconds() / 60:g} minutes before the booking starts",
+        _STAYS,
+        _UNAFFECTED,
+    ),
     "slot_ended": ErrorSpec("the booking is over; the room is closed", _STAYS, "closed"),
     "cancelled": ErrorSpec("staff cancelled the booking; the room is closed", _STAYS, "closed"),
     "moved": ErrorSpec(
@@ -95,8 +114,9 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
         "the booth is not back; it may join again",
     ),
     "rate_limited": ErrorSpec(
-        "over 50 messages/s (burst 100): the message was dropped; after 10 of these (one more allowed"
-        " per second) the next closes the connection with 1008",
+        f"over {MESSAGE_RATE:g} messages/s (burst {MESSAGE_BURST}): the message was dropped; after"
+        f" {RATE_STRIKES} of these (one more allowed every {1 / RATE_STRIKES_FORGIVEN_PER_SECOND:g} s)"
+        f" the next closes the connection with {int(CloseCode.POLICY_VIOLATION)}",
         _STAYS,
         _UNAFFECTED,
     ),

@@ -29,6 +29,13 @@ HEARTBEAT_INTERVAL: Final = 20.0  # server pings this often
 IDLE_TIMEOUT: Final = 45.0  # nothing received for this long: the socket is dropped
 AUTH_TIMEOUT: Final = 10.0  # no valid hello within this long: closed with auth_timeout
 SHUTDOWN_RETRY_AFTER: Final = 5  # seconds a booth waits (plus jitter) after server_going_away
+GOING_AWAY_JITTER: Final = 5.0  # ... plus a random 0 to this many seconds, so a fleet spreads out
+
+# Client reconnection (the kiosk in static/signalling.js and the headless agent), in seconds.
+BACKOFF_FIRST: Final = 1.0  # first wait after a failed connection, doubled after each failure ...
+BACKOFF_MAX: Final = 30.0  # ... up to this; each wait is drawn from half to all of it
+TOO_EARLY_RETRY: Final = 5.0  # a join answered too_early is tried again after this long
+ICE_RESTART_AFTER: Final = 4.0  # ICE disconnected this long: the kiosk asks for an ICE restart
 
 # Sizes and rates.
 MAX_MESSAGE_BYTES: Final = 64 * 1024  # larger frames are closed with 1009

@@ -120,7 +120,9 @@ async def _book_and_pair(base: str) -> tuple[dict[int, str], int]:
     async with aiohttp.ClientSession() as http:
 
         async def login(email: str) -> dict[str, str]:
-            async with http.post(f"{base}/api/v1/tokens", json={"email": email, "password": DEMO_PASSWORD}) as r:
+            async with http.post(
+                f"{base}/api/v1/tokens", json={"email": email, "password": DEMO_PASSWORD}
+            ) as r:
                 assert r.status == 201, await r.text()
                 return {"Authorization": f"Bearer {(await r.json())['token']}"}
 
@@ -183,7 +185,9 @@ async def _ice_restart(sf: Any, paris: Any) -> None:
     )
 
 
-async def test_kiosks_on_two_nodes_survive_a_kill_a_rolling_restart_and_redis(cluster: Cluster, browser: Any) -> None:
+async def test_kiosks_on_two_nodes_survive_a_kill_a_rolling_restart_and_redis(
+    cluster: Cluster, browser: Any
+) -> None:
     paris = await _open_kiosk(browser, cluster.proxy.base, cluster.keys[CANTINE_A])
     sf = await _open_kiosk(browser, cluster.proxy.base, cluster.keys[SF_A])
     pages = (paris, sf)

@@ -109,6 +109,8 @@ def test_serve_with_demo_and_shifted_clock(tmp_path: Path) -> None:
             f"sqlite:///{tmp_path / 's.db'}",
             "--clock-start",
             "2027-03-14T09:59:00Z",
+            "--drain-seconds",
+            "0",  # tests/server/test_lifecycle.py tests the drain
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

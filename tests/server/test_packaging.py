@@ -94,7 +94,7 @@ def test_installed_wheel_serves_from_any_directory(wheel: Path, tmp_path: Path) 
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
-        [str(venv / "bin/booth-server"), "--demo", "--port", str(port)],
+        [str(venv / "bin/booth-server"), "--demo", "--port", str(port), "--drain-seconds", "0"],
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,0 +1,1 @@
+"""The shipped deploy/ files, exercised with the real programs they configure."""
