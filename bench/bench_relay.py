@@ -547,11 +547,11 @@ def relay_steps() -> dict[str, Callable[[], Any]]:
     it that any relay which validates what it relays must take: parse, check, encode, and
     the clock the room compares with the slot's end."""
     import orjson
+    from booth_server.rooms import RoomRegistry
 
     from booth_server.clock import Clock
     from booth_server.connection import Connection, Timings
     from booth_server.metrics import Metrics
-    from booth_server.rooms import RoomRegistry
     from booth_server.signalling import SIGNAL_VALIDATORS, _on_text
     from webrtc import messages, turn
     from webrtc.room import Room
