@@ -12,6 +12,11 @@ COUNT_FRAMES = """() => {
   window.kioskFrames = 0;
   window.kioskStreams = video.srcObject ? 1 : 0;  // a stream may have come before this ran
   window.kioskFrameTimes = [];
+  // The self view's frames too: a stall of both is this machine's CPU, not the network.
+  window.kioskSelfTimes = [];
+  const self = document.getElementById('self-video');
+  const countSelf = (now) => { window.kioskSelfTimes.push(now); self.requestVideoFrameCallback(countSelf); };
+  self.requestVideoFrameCallback(countSelf);
   const count = (now) => {
     window.kioskFrames += 1;
     window.kioskFrameTimes.push(now);
@@ -60,17 +65,24 @@ async def in_call(page: Any, within: float = 30) -> None:
 
 async def longest_frame_gap(page: Any, after_frame: int = 0) -> float:
     """The longest time in seconds between two frames the remote video presented, from frame
-    number ``after_frame`` on."""
-    gaps: float = await page.evaluate(
+    number ``after_frame`` on. If it is long, the self view's longest stall over the same time
+    is printed beside it: both stalling at once is the machine's CPU, not the call."""
+    remote, local = await page.evaluate(
         """(first) => {
+      const longest = (times) => {
+        let most = 0;
+        for (let i = 1; i < times.length; i += 1) most = Math.max(most, times[i] - times[i - 1]);
+        return most / 1000;
+      };
       const times = window.kioskFrameTimes.slice(first);
-      let longest = 0;
-      for (let i = 1; i < times.length; i += 1) longest = Math.max(longest, times[i] - times[i - 1]);
-      return longest / 1000;
+      const since = times.length ? times[0] : 0;
+      return [longest(times), longest(window.kioskSelfTimes.filter((t) => t >= since))];
     }""",
         after_frame,
     )
-    return gaps
+    if remote >= 1.0:
+        print(f"remote video stalled {remote:.2f} s; the self view at most {local:.2f} s meanwhile")
+    return float(remote)
 
 
 async def room_seqs(page: Any) -> list[tuple[str, int]]:
