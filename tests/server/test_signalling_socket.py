@@ -162,3 +162,36 @@ async def test_graceful_shutdown_going_away_1001_and_readyz(make_client, sqlite_
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await s.socket()
     assert refused.value.status == 503
+
+
+async def test_a_booth_that_stops_reading_holds_up_nobody_and_loses_nothing(
+    make_client, sqlite_url, clock
+) -> None:
+    """The send path under backpressure: SF stops reading while Paris sends it more than the
+    socket buffers hold. Paris is still served at once; when SF reads again it gets every
+    message in order, and a close of the room queued behind them comes after them."""
+    s = await booked_session(make_client, sqlite_url, clock)
+    paris, sf = await s.both_joined()
+    big = "v=0\r\n" + "a=x-filler:" + "f" * 59_900 + "\r\n"  # just under the 60,000-character limit
+    sent = 0
+    loop = asyncio.get_running_loop()
+    for _ in range(3):  # bursts within the rate limit: 3 x 90 offers, 16 MB for a reader that waits
+        for _ in range(90):
+            await paris.send(type="offer", booking_id=s.booking_id, sdp=big)
+            sent += 1
+        started = loop.time()
+        await paris.send(type="ping", id=sent)
+        await paris.expect("pong", ref=sent)  # the stuck partner costs Paris nothing
+        assert loop.time() - started < 2.0
+        await asyncio.sleep(2.0)  # the rate limit's bucket refills
+    cancelled = await s.client.delete(f"/api/v1/bookings/{s.booking_id}", headers=s.ada)
+    assert cancelled.status == 200
+    await paris.expect("room_closed", reason="cancelled")
+
+    offers = 0
+    while True:  # SF reads again: everything, in order (Booth.recv checks each seq), then the close
+        message = await sf.expect("offer" if offers < sent else "room_closed", wait=20)
+        if message["type"] == "room_closed":
+            break
+        offers += 1
+    assert offers == sent
