@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -28,6 +28,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # stores hold SDP, which must never reach a log file, whatever level the server runs at.
 logging.getLogger("aiosqlite").setLevel(logging.INFO)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: The advisory lock nodes take to migrate one by one ("sebastian" on a phone keypad).
+MIGRATION_LOCK = 732_278_426
 
 
 def normalize_url(url: str) -> str:
@@ -139,8 +141,12 @@ class Database:
             yield connection
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+        """Bring the schema to the newest migration. Several nodes starting at once on one
+        PostgreSQL database take turns (a transaction-level advisory lock): the first migrates,
+        the others then find nothing to do."""
         async with self.writer.begin() as conn:
+            if not self.is_sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await conn.run_sync(_upgrade)
 
     async def dispose(self) -> None:

@@ -26,3 +26,17 @@ async def test_migrated_schema_matches_the_tables(database_url: str) -> None:
         assert differences == []
     finally:
         await db.dispose()
+
+
+async def test_nodes_starting_together_migrate_one_at_a_time(postgres_url: str) -> None:
+    """Four nodes migrating one empty PostgreSQL database at once: one migrates, none fails."""
+    import asyncio
+
+    databases = [Database(postgres_url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(db.migrate() for db in databases))
+        async with databases[0].writer.connect() as conn:
+            assert await conn.run_sync(_differences) == []
+    finally:
+        for db in databases:
+            await db.dispose()
