@@ -40,6 +40,13 @@ export function timeWithSeconds(date, zone, lang) {
   return fmt(lang, { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(date);
 }
 
+/** "16 Mar 2027, 17:00" / "16 mars 2027, 17:00": a date and a 24-hour time in a zone. */
+export function dayAndTime(date, zone, lang) {
+  return fmt(lang, {
+    timeZone: zone, day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).format(date);
+}
+
 /** "Tue 16 Mar" / "mar. 16 mars". */
 export function shortDay(date, zone, lang) {
   return fmt(lang, { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short' }).format(date);
