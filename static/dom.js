@@ -85,6 +85,8 @@ function errorVars(err) {
 /** A message for people for an API error: what happened and what to do, never the raw code. */
 export function errorText(err) {
   const code = err && err.code;
+  // The page's own words (not an API answer, which always has a code).
+  if (!code && err && err.message) return err.message;
   const vars = code ? errorVars(err) : {};
   // A malformed value: say what is expected for the fields people type in.
   const forField = code === 'invalid' && err.field && t(`invalid.${err.field}`, vars, '');

@@ -12,6 +12,7 @@ from tests.conftest import ADA
 
 pytestmark = pytest.mark.browser
 
+
 async def test_french_from_the_browser_then_english_remembered(client: Any, new_page: Any) -> None:
     page = await new_page(locale="fr-FR", timezone_id="Europe/Paris")
     await page.goto(str(client.make_url("/")))
