@@ -188,7 +188,8 @@ function options(select, items, selected) {
 
 function renderPicker() {
   const form = $('#pick');
-  const venueLabel = (v) => `${v.city} — ${v.name}`;
+  // The city alone fits the select; the venue's full name and address follow below it, wrapping.
+  const venueLabel = (v) => (state.venues.filter((o) => o.city === v.city).length > 1 ? `${v.city} — ${v.name}` : v.city);
   options(form.elements.venue_a, state.venues.map((v) => [v.id, venueLabel(v)]), state.pick.venueA);
   options(form.elements.venue_b, state.venues.filter((v) => v.id !== state.pick.venueA).map((v) => [v.id, venueLabel(v)]),
     state.pick.venueB);
@@ -199,6 +200,8 @@ function renderPicker() {
   const b = venueById(state.pick.venueB);
   $('#side-a').className = `city-pick ${cityClass(a && a.city)}`;
   $('#side-b').className = `city-pick ${cityClass(b && b.city)}`;
+  $('#venue-a-line').textContent = a ? [a.name, a.address].filter(Boolean).join(' · ') : '';
+  $('#venue-b-line').textContent = b ? [b.name, b.address].filter(Boolean).join(' · ') : '';
 }
 
 function wirePicker() {
@@ -499,7 +502,7 @@ function chooseSlot(slot) {
     state.pending = slot;
     toast(t('auth.needed'), 'info');
     $('#auth').scrollIntoView({ block: 'start' });
-    const form = $('#login-form').hidden ? $('#register-form') : $('#login-form');
+    const form = $('#login-panel').hidden ? $('#register-form') : $('#login-form');
     form.querySelector('input').focus();
     return;
   }

@@ -562,8 +562,11 @@ function renderOverrideForm() {
   const duration = form.elements.duration_minutes;
   const [hereValue, partnerValue, durationValue] = [keep(here), keep(partner), keep(duration) || '60'];
   clear(here).append(...venueBooths().map((b) => h('option', { value: b.id, selected: String(b.id) === hereValue }, b.name)));
-  clear(partner).append(...state.booths.filter((b) => b.venue_id !== v.id)
-    .map((b) => h('option', { value: b.id, selected: String(b.id) === partnerValue }, `${b.city} — ${b.name}`)));
+  // Grouped by city, so an option is only a booth's name and never cut.
+  const others = state.booths.filter((b) => b.venue_id !== v.id);
+  const cities = [...new Set(others.map((b) => b.city))];
+  fill(partner, ...cities.map((city) => h('optgroup', { label: city },
+    others.filter((b) => b.city === city).map((b) => h('option', { value: b.id, selected: String(b.id) === partnerValue }, b.name)))));
   clear(duration).append(...DURATIONS.map((m) => h('option', { value: m, selected: String(m) === durationValue }, t('duration.minutes', { n: m }))));
   if (!dayFieldValue(form.elements.date)) setDayField(form.elements.date, tm.dayOf(tm.serverNow(), v.timezone));
 }

@@ -137,7 +137,9 @@ async def test_offline_with_the_next_try_then_back_by_itself(client: Any, new_pa
         await relay.restore()
         await page.locator("#conn-status[data-state=idle]").wait_for(timeout=40_000)
         assert await page.inner_text("#conn-status") == "En ligne"
-        assert page.problems == []
+        # Chromium logs each refused connection itself; nothing else may go wrong.
+        refused = ("ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET", "ERR_EMPTY_RESPONSE")
+        assert [p for p in page.problems if not any(r in p for r in refused)] == []
     finally:
         await relay.close()
 
