@@ -272,7 +272,8 @@ export function timeField(input) {
   input.addEventListener('change', () => {
     const value = tm.parseTimeInput(input.value);
     if (value) input.value = value;
-    input.toggleAttribute('aria-invalid', Boolean(input.value.trim()) && !value);
+    if (input.value.trim() && !value) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
   });
 }
 
