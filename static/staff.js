@@ -231,8 +231,8 @@ function renderBooths() {
   const rows = clear($('#booth-rows'));
   for (const booth of venueBooths()) {
     rows.append(h('tr', { id: `booth-${booth.id}`, dataset: { boothId: booth.id } },
-      h('th', { scope: 'row' }, booth.name),
-      h('td', {}, h('div', { class: 'presence-cell' }), h('div', { class: 'key-cell' })),
+      h('th', { scope: 'row' }, h('div', {}, booth.name), h('div', { class: 'key-cell' })),
+      h('td', {}, h('div', { class: 'presence-cell' })),
       h('td', {}, h('div', { class: 'actions' }))));
   }
   renderPresence();

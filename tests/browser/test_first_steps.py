@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PHONE, log_in, screenshot
+from tests.browser.conftest import PHONE, WIDE, log_in, screenshot
 from tests.conftest import ADA, STAFF_PARIS
 
 pytestmark = pytest.mark.browser
@@ -157,21 +157,26 @@ async def test_confirmations_stay_until_dismissed_and_never_cover_a_phone(client
     # A minute later it is still there.
     await page.clock.run_for(60_000)
     assert await toast.is_visible()
-    # On a phone it sits in the page's flow: nothing else is drawn where it is.
-    covered = await page.evaluate("""() => {
-        const toast = document.getElementById('toast');
-        const box = toast.getBoundingClientRect();
-        const hit = [];
-        for (const el of document.querySelectorAll('body *')) {
-            if (toast.contains(el) || el.contains(toast) || el.offsetParent === null) continue;
-            const r = el.getBoundingClientRect();
-            if (r.width && r.height && r.left < box.right && box.left < r.right && r.top < box.bottom && box.top < r.bottom) {
-                hit.push(el.id || el.className || el.tagName);
+    # It covers nothing: on a phone it sits in the page's flow, on a wide screen in the margin.
+    for size, position in ((PHONE, "static"), (WIDE, "fixed")):
+        await page.set_viewport_size(size)
+        await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        covered = await page.evaluate("""() => {
+            const toast = document.getElementById('toast');
+            const box = toast.getBoundingClientRect();
+            const hit = [];
+            for (const el of document.querySelectorAll('body *')) {
+                if (toast.contains(el) || el.contains(toast) || el.offsetParent === null) continue;
+                if (el.children.length && !el.matches('button, input, select, a, svg')) continue;  // leaves
+                const r = el.getBoundingClientRect();
+                if (r.width && r.height && r.left < box.right && box.left < r.right && r.top < box.bottom && box.top < r.bottom) {
+                    hit.push(el.id || el.className || el.tagName);
+                }
             }
-        }
-        return { position: getComputedStyle(toast).position, hit };
-    }""")
-    assert covered == {"position": "static", "hit": []}, covered
+            return { position: getComputedStyle(toast).position, hit };
+        }""")
+        assert covered == {"position": position, "hit": []}, (size, covered)
+    await page.set_viewport_size(PHONE)
     await screenshot(page, "booking-confirmation")
     # A new message replaces it; the dismiss button removes it.
     await page.locator(".session", has_text="Pitch").get_by_role("button", name="Cancel").click()

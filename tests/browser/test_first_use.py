@@ -98,7 +98,12 @@ async def check(
                 problems.append(f"{label}: {violation['impact']} {violation['id']} at {violation['targets']}")
         if shoot and size_name in SIZES:
             SHOTS.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(SHOTS / f"{state}-{lang}-{size_name}.png"), full_page=True)
+            # A device key on screen is masked: the pictures are published in docs/.
+            await page.screenshot(
+                path=str(SHOTS / f"{state}-{lang}-{size_name}.png"),
+                full_page=True,
+                mask=[page.locator("#device-key")],
+            )
     await page.set_viewport_size(WIDE)
     return problems
 
