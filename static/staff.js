@@ -105,6 +105,7 @@ function renderAccount() {
         $('#console').hidden = true;
         $('#venue-picker').hidden = true;
         await start();
+        $('#login-email').focus(); // the button that had focus is gone: the sign-in form has it
       },
     }, t('auth.logout')),
   );

@@ -124,6 +124,27 @@ async def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+async def book_slot(page: Any, start: str, title: str) -> None:
+    """Click the week's slot that starts at ``start`` (UTC) and submit the booking dialog."""
+    await page.click(f'.slot[data-start="{start}"]')
+    await page.fill("#book-title-input", title)
+    await page.click("#book-form [type=submit]")
+
+
+async def taken_meanwhile(client: Any, start: str) -> None:
+    """Someone else (the demo admin, over the API) books Cantine A and SF A at ``start``."""
+    response = await client.post(
+        "/api/v1/tokens", json={"email": "admin@demo.sebastian.example", "password": "sister-cities-demo"}
+    )
+    token = (await response.json())["token"]
+    taken = await client.post(
+        "/api/v1/bookings",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"booths": [1, 3], "start": start, "duration_minutes": 60, "title": "First"},
+    )
+    assert taken.status == 201, await taken.text()
+
+
 async def log_in(page: Any, email: str, password: str = "sister-cities-demo") -> None:
     await page.fill("#login-email", email)
     await page.fill("#login-password", password)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import book_slot, log_in, screenshot, taken_meanwhile
 from tests.conftest import ADA
 
 pytestmark = pytest.mark.browser
@@ -117,9 +117,7 @@ async def test_reschedule_then_cancel(client: Any, new_page: Any) -> None:
     await log_in(page, ADA)
     await page.wait_for_selector("#mine:not([hidden])")
     await _week_of_15_march(page)
-    await page.click(f'.slot[data-start="{PITCH_START}"]')
-    await page.fill("#book-title-input", "Board meeting")
-    await page.click("#book-form [type=submit]")
+    await book_slot(page, PITCH_START, "Board meeting")
     card = page.locator(".session", has_text="Board meeting")
     await card.wait_for()
     # A viewer in Paris sees no third "your time" line: it would repeat Paris.
@@ -161,23 +159,7 @@ async def test_api_errors_show_next_to_what_they_are_about(client: Any, new_page
     # Someone else takes the slot while the dialog is open: the conflict shows on the slot summary.
     await page.click(f'.slot[data-start="{PITCH_START}"]')
     await page.fill("#book-title-input", "Too late")
-    headers = {
-        "Authorization": "Bearer "
-        + (
-            await (
-                await client.post(
-                    "/api/v1/tokens",
-                    json={"email": "admin@demo.sebastian.example", "password": "sister-cities-demo"},
-                )
-            ).json()
-        )["token"]
-    }
-    taken = await client.post(
-        "/api/v1/bookings",
-        headers=headers,
-        json={"booths": [1, 3], "start": PITCH_START, "duration_minutes": 60, "title": "First"},
-    )
-    assert taken.status == 201
+    await taken_meanwhile(client, PITCH_START)
     await page.click("#book-form [type=submit]")
     note = page.locator("#book-summary .field-error")
     await note.wait_for()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PHONE, WIDE, log_in, screenshot
+from tests.browser.conftest import PHONE, WIDE, book_slot, log_in, screenshot
 from tests.conftest import ADA, STAFF_PARIS
 
 pytestmark = pytest.mark.browser
@@ -148,9 +148,7 @@ async def test_confirmations_stay_until_dismissed_and_never_cover_a_phone(client
     await log_in(page, ADA)
     await page.wait_for_selector("#mine:not([hidden])")
     await _show_week_of_15_march(page)
-    await page.click(f'.slot[data-start="{PITCH_START}"]')
-    await page.fill("#book-title-input", "Pitch")
-    await page.click("#book-form [type=submit]")
+    await book_slot(page, PITCH_START, "Pitch")
     toast = page.locator("#toast.show")
     await toast.wait_for()
     assert "Booked: “Pitch”." in await toast.inner_text()

@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PHONE, SCREENSHOTS, WIDE, axe_violations, log_in
+from tests.browser.conftest import (
+    PHONE,
+    SCREENSHOTS,
+    WIDE,
+    axe_violations,
+    book_slot,
+    log_in,
+    taken_meanwhile,
+)
 from tests.conftest import ADA, ADMIN, CANTINE_A, STAFF_PARIS, token_for
 
 pytestmark = pytest.mark.browser
@@ -108,12 +116,18 @@ async def check(
     return problems
 
 
-@pytest.mark.parametrize("lang", ["en", "fr"])
-async def test_booking_app(client: Any, new_page: Any, lang: str) -> None:
+async def viewer(new_page: Any, client: Any, lang: str, path: str) -> Any:
+    """A first-time visitor's page at ``path``: the language's browser locale and city's zone."""
     locale, zone = VIEWERS[lang]
     page = await new_page(locale=locale, timezone_id=zone)
+    await page.goto(str(client.make_url(path)))
+    return page
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_booking_app(client: Any, new_page: Any, lang: str) -> None:
+    page = await viewer(new_page, client, lang, "/")
     problems: list[str] = []
-    await page.goto(str(client.make_url("/")))
     await page.wait_for_selector("body[data-ready]", state="attached")
     await page.wait_for_selector("#week-grid .slot")
     problems += await check(page, "booking-logged-out", lang)
@@ -122,9 +136,7 @@ async def test_booking_app(client: Any, new_page: Any, lang: str) -> None:
     await page.wait_for_selector("#mine:not([hidden])")
     await page.fill("#week-date", "2027-03-16")
     await page.wait_for_selector(f'.slot[data-start="{PITCH_START}"]')
-    await page.click(f'.slot[data-start="{PITCH_START}"]')
-    await page.fill("#book-title-input", "Seed round" if lang == "en" else "Levée de fonds")
-    await page.click("#book-form [type=submit]")
+    await book_slot(page, PITCH_START, "Seed round" if lang == "en" else "Levée de fonds")
     await page.locator(".session").first.wait_for()
     await page.locator("#toast.show").wait_for()
     problems += await check(page, "booking", lang, shoot=True)
@@ -134,13 +146,7 @@ async def test_booking_app(client: Any, new_page: Any, lang: str) -> None:
     start = await slot.get_attribute("data-start")
     await slot.click()
     await page.fill("#book-title-input", "Too late")
-    admin = await token_for(client, ADMIN)
-    taken = await client.post(
-        "/api/v1/bookings",
-        headers=admin,
-        json={"booths": [1, 3], "start": start, "duration_minutes": 60, "title": "First"},
-    )
-    assert taken.status == 201
+    await taken_meanwhile(client, start)
     await page.click("#book-form [type=submit]")
     await page.locator("#book-summary .field-error").wait_for()
     problems += await check(page, "booking-conflict", lang)
@@ -150,10 +156,8 @@ async def test_booking_app(client: Any, new_page: Any, lang: str) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
 async def test_staff_console(client: Any, new_page: Any, lang: str) -> None:
-    locale, zone = VIEWERS[lang]
-    page = await new_page(locale=locale, timezone_id=zone)
+    page = await viewer(new_page, client, lang, "/staff")
     problems: list[str] = []
-    await page.goto(str(client.make_url("/staff")))
     await page.wait_for_selector("#signin:not([hidden])")
     problems += await check(page, "staff-sign-in", lang)
 
@@ -176,10 +180,8 @@ async def test_kiosk(client: Any, new_page: Any, lang: str) -> None:
             )
         ).json()
     )["device_key"]
-    locale, zone = VIEWERS[lang]
-    page = await new_page(locale=locale, timezone_id=zone)
+    page = await viewer(new_page, client, lang, "/kiosk")
     problems: list[str] = []
-    await page.goto(str(client.make_url("/kiosk")))
     await page.wait_for_selector("body[data-screen=pair]", state="attached")
     await page.fill("#device-key", "dk_mistyped")
     await page.click("#pair-form [type=submit]")

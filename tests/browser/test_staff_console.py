@@ -192,6 +192,11 @@ async def test_admin_switches_venue(client: Any, new_page: Any) -> None:
     await page.reload()
     await page.locator("#venue-name", has_text="Mission Bay Commons").wait_for()
 
+    # Logging out shows the sign-in form with focus in it.
+    await page.get_by_role("button", name="Log out").click()
+    await page.wait_for_selector("#signin:not([hidden])")
+    assert await page.evaluate("document.activeElement.id") == "login-email"
+
     # An entrepreneur is sent back to the booking site.
     other = await new_page()
     await other.goto(str(client.make_url("/staff")))
