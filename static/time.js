@@ -182,7 +182,7 @@ export function formatDayInput(day, lang) {
 /** A typed date to 'YYYY-MM-DD', or null when it is not a real day in the language's order. */
 export function parseDayInput(text, lang) {
   const value = String(text || '').trim();
-  let m = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(value);
+  let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value); // whole, so typing "2027-03-1" is not the 1st
   let parts = m && [m[1], m[2], m[3]];
   if (!parts && lang === 'fr') {
     m = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(value);
