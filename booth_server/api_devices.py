@@ -58,6 +58,30 @@ async def add_booth(request: web.Request) -> web.Response:
     return web.json_response(booth_json((await store.catalog())[booth_id]), status=201)
 
 
+@routes.get(r"/api/v1/venues/{venue_id}/device-keys")
+async def venue_device_keys(request: web.Request) -> web.Response:
+    """Which booths of the venue have a live device key, since when, and when each was last used."""
+    _, venue_id = await auth.require_venue_staff(request, "its device keys")
+    store = request.app[STORE]
+    booth_ids = sorted(b.id for b in (await store.catalog()).values() if b.venue.id == venue_id)
+    statuses = {s.booth_id: s for s in await request.app[DEVICES].statuses(booth_ids)}
+    return web.json_response(
+        {
+            "venue_id": venue_id,
+            "booths": [
+                {
+                    "booth_id": booth_id,
+                    "issued_at": z(statuses[booth_id].issued_at) if booth_id in statuses else None,
+                    "last_seen_at": z(seen)
+                    if booth_id in statuses and (seen := statuses[booth_id].last_seen_at)
+                    else None,
+                }
+                for booth_id in booth_ids
+            ],
+        }
+    )
+
+
 @routes.post(r"/api/v1/booths/{booth_id}/device-key")
 async def issue_device_key(request: web.Request) -> web.Response:
     """Pair (or re-pair) a booth: a new device key, shown once; any previous key is revoked."""

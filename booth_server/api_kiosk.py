@@ -34,6 +34,7 @@ async def kiosk(request: web.Request) -> web.Response:
             code="unauthorized",
         )
     store, now = request.app[STORE], request.app[CLOCK].now()
+    await request.app[DEVICES].seen(found.id, now)
     booth = (await store.catalog())[found.booth_id]
     views = await store.bookings_of_booths([booth.id], now, now + SCHEDULE_HORIZON)
     return web.json_response(

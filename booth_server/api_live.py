@@ -6,9 +6,6 @@ import logging
 
 from aiohttp import web
 
-from scheduler import policy
-from scheduler.errors import Forbidden, NotFound
-
 from . import auth
 from . import validation as v
 from .keys import BOOKINGS, CLOCK, SIGNALLING, STORE
@@ -23,13 +20,8 @@ MAX_EXTENSION_MINUTES = 240
 @routes.get(r"/api/v1/venues/{venue_id}/presence")
 async def venue_presence(request: web.Request) -> web.Response:
     """Each booth of the venue: offline, idle, in_room or reconnecting, which booking, since when."""
-    actor = await auth.require_account(request)
-    venue_id = v.integer(request.match_info["venue_id"], "venue_id", low=1, high=2**31 - 1)
+    _, venue_id = await auth.require_venue_staff(request, "its booths' presence")
     store = request.app[STORE]
-    if venue_id not in {venue.id for venue in await store.venues()}:
-        raise NotFound(f"there is no venue with id {venue_id}", field="venue_id")
-    if not policy.can_manage_venue(actor, venue_id):
-        raise Forbidden("only staff of this venue or an admin may see its booths' presence", field="venue_id")
     booths = sorted(
         (b for b in (await store.catalog()).values() if b.venue.id == venue_id), key=lambda b: b.id
     )

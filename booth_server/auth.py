@@ -17,9 +17,11 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from scheduler.errors import Forbidden, Unauthorized
+from scheduler import policy
+from scheduler.errors import Forbidden, NotFound, Unauthorized
 from scheduler.model import Account
 
+from . import validation as v
 from .keys import CLOCK, STORE
 
 SESSION_COOKIE = "sebastian_session"
@@ -115,3 +117,18 @@ async def require_account(request: web.Request) -> Account:
     if account is None:
         raise Unauthorized("log in or send 'Authorization: Bearer <token>'", field="Authorization")
     return account
+
+
+async def require_venue_staff(request: web.Request, what: str) -> tuple[Account, int]:
+    """The account and the ``{venue_id}`` of the path, when it is staff of that venue or an admin.
+
+    401 without an account, 422 for a malformed id, 404 for an unknown venue, 403 (naming
+    ``what`` is refused) for anyone else.
+    """
+    actor = await require_account(request)
+    venue_id = v.integer(request.match_info["venue_id"], "venue_id", low=1, high=2**31 - 1)
+    if venue_id not in {venue.id for venue in await request.app[STORE].venues()}:
+        raise NotFound(f"there is no venue with id {venue_id}", field="venue_id")
+    if not policy.can_manage_venue(actor, venue_id):
+        raise Forbidden(f"only staff of this venue or an admin may see {what}", field="venue_id")
+    return actor, venue_id

@@ -85,7 +85,9 @@ async def authenticate(hello: Hello, header: str | None, devices: DeviceKeys, no
     if hello.session_token is not None:
         if header_key is not None:
             raise ProtocolError("unauthorized", "send a device key or a session token, not both")
-        return await _session(hello.session_token, devices, now)
+        by_token = await _session(hello.session_token, devices, now)
+        await devices.seen(by_token.id, now)
+        return by_token
     if (
         hello.device_key is not None
         and header_key is not None
@@ -98,4 +100,5 @@ async def authenticate(hello: Hello, header: str | None, devices: DeviceKeys, no
     key = await devices.find(secret_hash(device_key))
     if key is None:
         raise ProtocolError("unauthorized", "unknown or revoked device key: staff must pair this booth again")
+    await devices.seen(key.id, now)
     return key

@@ -7,7 +7,7 @@ The caller hashes (``booth_server.auth.secret_hash``); this module never sees a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +48,19 @@ class DeviceKey:
 
 def _key(row: DeviceKeyRow) -> DeviceKey:
     return DeviceKey(row.id, row.booth_id, row.key_hash, row.created_at)
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    """What staff may know of a booth's live key: when it was issued and last used; never the key."""
+
+    booth_id: int
+    issued_at: datetime
+    last_seen_at: datetime | None
+
+
+#: "Last seen" is kept to this precision, so a booth reconnecting often writes rarely.
+SEEN_PRECISION = timedelta(minutes=1)
 
 
 class DeviceKeys:
@@ -101,6 +114,30 @@ class DeviceKeys:
                 .order_by(DeviceKeyRow.id.desc())
             )
             return _key(row) if row else None
+
+    async def seen(self, key_id: int, now: datetime) -> None:
+        """Record that the booth used this key at ``now`` (at most one write a minute per key)."""
+        async with self.db.write() as session:
+            await session.execute(
+                update(DeviceKeyRow)
+                .where(
+                    DeviceKeyRow.id == key_id,
+                    (DeviceKeyRow.last_seen_at.is_(None))
+                    | (DeviceKeyRow.last_seen_at < now - SEEN_PRECISION),
+                )
+                .values(last_seen_at=now)
+            )
+
+    async def statuses(self, booth_ids: list[int]) -> list[KeyStatus]:
+        """The live key of each of these booths that has one, in booth order."""
+        async with self.db.read() as session:
+            rows = await session.scalars(
+                select(DeviceKeyRow)
+                .where(DeviceKeyRow.booth_id.in_(booth_ids), DeviceKeyRow.revoked_at.is_(None))
+                .order_by(DeviceKeyRow.booth_id, DeviceKeyRow.id)
+            )
+            latest = {row.booth_id: row for row in rows}
+            return [KeyStatus(r.booth_id, r.created_at, r.last_seen_at) for r in latest.values()]
 
     async def _lock_booth(self, session: AsyncSession, booth_id: int) -> None:
         # Two rotations racing on PostgreSQL would otherwise each revoke the old key and both

@@ -179,6 +179,8 @@ class DeviceKeyRow(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    #: When the booth last showed this key (kiosk page or signalling hello), to the minute.
+    last_seen_at: Mapped[datetime | None]
 
 
 class FeedTokenRow(Base):

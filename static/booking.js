@@ -3,7 +3,10 @@
 
 import { t, lang, startTranslating, hoursPhrase } from './i18n.js';
 import { get, post, patch, del, currentAccount, logIn, logOut, hasRoute } from './api.js';
-import { h, clear, $, showError, clearErrors, toast, openDialog, busy, cityClass, errorText, onSubmit } from './dom.js';
+import {
+  h, clear, fill, $, showError, clearErrors, toast, openDialog, busy, cityClass, errorText, onSubmit, setErrorContext,
+  dayField, setDayField,
+} from './dom.js';
 import * as tm from './time.js';
 
 const PICK_KEY = 'sebastian.pick';
@@ -23,6 +26,9 @@ const state = {
   features: { feeds: false },
   feed: null, // {webcal_url, https_url} once asked for
   chosen: null, // the slot in the booking dialog
+  pending: null, // the slot clicked while logged out, offered again once logged in
+  gridFocus: null, // data-cell of the week grid's one tab stop
+  gridHadFocus: false, // whether to put focus back in the grid once it is drawn again
 };
 
 const venueById = (id) => state.venues.find((v) => v.id === id);
@@ -34,6 +40,7 @@ const boothsOf = (venueId) => state.booths.filter((b) => b.venue_id === venueId)
 async function main() {
   tm.syncWithPage();
   startTranslating([$('#lang')], renderAll);
+  setErrorContext(() => ({ booths: state.booths, venues: state.venues }));
   wireAuth();
   wirePicker();
   wireDialogs();
@@ -83,16 +90,20 @@ function initials(name) {
   return String(name || '?').split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join('');
 }
 
+const authTabs = () => [$('#tab-login'), $('#tab-register')];
+
+function selectAuthTab(tab) {
+  for (const other of authTabs()) {
+    const on = other === tab;
+    other.setAttribute('aria-selected', String(on));
+    other.tabIndex = on ? 0 : -1;
+    $(`#${other.getAttribute('aria-controls')}`).hidden = !on;
+  }
+}
+
 function wireAuth() {
-  const tabs = [$('#tab-login'), $('#tab-register')];
-  const select = (tab) => {
-    for (const other of tabs) {
-      const on = other === tab;
-      other.setAttribute('aria-selected', String(on));
-      other.tabIndex = on ? 0 : -1;
-      $(`#${other.getAttribute('aria-controls')}`).hidden = !on;
-    }
-  };
+  const tabs = authTabs();
+  const select = selectAuthTab;
   for (const tab of tabs) {
     tab.addEventListener('click', () => select(tab));
     tab.addEventListener('keydown', (event) => {
@@ -120,7 +131,11 @@ function wireAuth() {
 async function signedIn() {
   renderAll();
   await loadBookings();
-  $('#book-heading').focus();
+  const pending = state.pending;
+  state.pending = null;
+  const slot = pending && state.slots.find((s) => s.start === pending.start && s.end === pending.end);
+  if (slot) chooseSlot(slot);
+  else $('#book-heading').focus();
 }
 
 async function onLogOut() {
@@ -129,6 +144,7 @@ async function onLogOut() {
   state.bookings = [];
   state.reschedule = null;
   renderAll();
+  selectAuthTab($('#tab-login'));
   $('#login-email').focus();
 }
 
@@ -172,7 +188,8 @@ function options(select, items, selected) {
 
 function renderPicker() {
   const form = $('#pick');
-  const venueLabel = (v) => `${v.city} — ${v.name}`;
+  // The city alone fits the select; the venue's full name and address follow below it, wrapping.
+  const venueLabel = (v) => (state.venues.filter((o) => o.city === v.city).length > 1 ? `${v.city} — ${v.name}` : v.city);
   options(form.elements.venue_a, state.venues.map((v) => [v.id, venueLabel(v)]), state.pick.venueA);
   options(form.elements.venue_b, state.venues.filter((v) => v.id !== state.pick.venueA).map((v) => [v.id, venueLabel(v)]),
     state.pick.venueB);
@@ -183,6 +200,8 @@ function renderPicker() {
   const b = venueById(state.pick.venueB);
   $('#side-a').className = `city-pick ${cityClass(a && a.city)}`;
   $('#side-b').className = `city-pick ${cityClass(b && b.city)}`;
+  $('#venue-a-line').textContent = a ? [a.name, a.address].filter(Boolean).join(' · ') : '';
+  $('#venue-b-line').textContent = b ? [b.name, b.address].filter(Boolean).join(' · ') : '';
 }
 
 function wirePicker() {
@@ -218,9 +237,8 @@ function wirePicker() {
   $('#week-prev').addEventListener('click', () => goToWeek(tm.addDays(state.week, -7)));
   $('#week-next').addEventListener('click', () => goToWeek(tm.addDays(state.week, 7)));
   $('#week-today').addEventListener('click', () => goToWeek(tm.mondayOf(tm.dayOf(tm.serverNow(), zoneA()))));
-  $('#week-date').addEventListener('change', (event) => {
-    if (event.target.value) goToWeek(tm.mondayOf(event.target.value));
-  });
+  wireGridKeys();
+  dayField($('#week-date'), (day) => goToWeek(tm.mondayOf(day)));
 }
 
 function goToWeek(monday) {
@@ -313,7 +331,7 @@ function renderWeek() {
     from: tm.dayLabel(days[0], l, { day: 'numeric', month: 'long' }),
     to: tm.dayLabel(days[6], l, { day: 'numeric', month: 'long', year: 'numeric' }),
   });
-  $('#week-date').value = state.week;
+  if (document.activeElement !== $('#week-date')) setDayField($('#week-date'), state.week);
   $('#week-grid').setAttribute('aria-busy', String(state.loading));
 
   const banner = $('#gap-banner');
@@ -325,8 +343,7 @@ function renderWeek() {
   }
 
   const mid = tm.noonIn(days[3], a.timezone);
-  const legend = clear($('#legend'));
-  legend.append(
+  fill($('#legend'),
     h('span', { class: `chip ${cityClass(a.city)}` }, h('span', { class: 'dot' }), `${a.city} · ${tm.utcLabel(tm.offsetMinutes(a.timezone, mid))}`),
     h('span', { class: `chip ${cityClass(b.city)}` }, h('span', { class: 'dot' }), `${b.city} · ${tm.utcLabel(tm.offsetMinutes(b.timezone, mid))}`),
     showYou ? h('span', { class: 'chip chip-you' }, h('span', { class: 'dot' }),
@@ -357,21 +374,32 @@ function renderWeek() {
     if (byDay.has(day)) byDay.get(day).push(slot);
   }
   const today = tm.dayOf(tm.serverNow(), a.timezone);
+  const hadFocus = state.gridHadFocus;
   for (const day of days) {
     const slots = byDay.get(day);
     const headingId = `day-${day}`;
-    const column = h('section', { class: `day${day === today ? ' today' : ''}`, 'aria-labelledby': headingId },
-      h('h4', { id: headingId, class: 'day-name' },
+    const row = h('div', { role: 'row', class: `day${day === today ? ' today' : ''}`, dataset: { day } },
+      h('div', { role: 'rowheader', id: headingId, class: 'day-name' },
         h('span', { class: 'weekday' }, tm.dayLabel(day, l, { weekday: 'short' })),
         h('span', { class: 'date' }, tm.dayLabel(day, l, { day: 'numeric', month: 'short' }))));
-    if (state.loading) column.append(h('p', { class: 'day-empty' }, '…'));
-    else if (!slots.length) column.append(h('p', { class: 'day-empty' }, t('week.noSlot')));
-    else {
-      const list = h('ul', { class: 'slots' });
-      for (const slot of slots) list.append(h('li', {}, slotButton(slot, a, b, ids, you, showYou, day)));
-      column.append(list);
+    if (state.loading || !slots.length) {
+      row.append(h('div', { role: 'gridcell', class: 'day-empty', tabindex: '-1', dataset: { cell: `${day}/empty` } },
+        state.loading ? h('span', { 'aria-hidden': 'true' }, '…') : t('week.noSlot'),
+        state.loading ? h('span', { class: 'visually-hidden' }, t('week.loading')) : null));
+    } else {
+      for (const slot of slots) {
+        row.append(h('div', { role: 'gridcell', class: 'slot-cell' }, slotButton(slot, a, b, ids, you, showYou, day)));
+      }
     }
-    grid.append(column);
+    grid.append(row);
+  }
+  // One tab stop: the cell the keyboard was last on, else the first slot of the week.
+  const cells = [...grid.querySelectorAll('[data-cell]')];
+  const stop = cells.find((c) => c.dataset.cell === state.gridFocus)
+    || cells.find((c) => !c.dataset.cell.endsWith('/empty')) || cells[0];
+  if (stop) {
+    stop.tabIndex = 0;
+    if (hadFocus) stop.focus();
   }
 }
 
@@ -382,17 +410,65 @@ function slotButton(slot, a, b, ids, you, showYou, day) {
   const timeB = slot.local[ids[1]].start.slice(11, 16);
   const timeYou = tm.time(start, you, l);
   const shift = dayShift(tm.dayOf(start, you), day);
-  const label = t('slot.label', {
-    day: tm.dayLabel(day, l, { weekday: 'long', day: 'numeric', month: 'long' }),
-    a: a.city, timeA, b: b.city, timeB,
-  }) + (showYou ? ', ' + t('slot.labelYou', { time: timeYou }) : '');
+  // The accessible name is the visible times plus hidden words around them, never a label
+  // that leaves out what is seen.
+  const hidden = (text) => h('span', { class: 'visually-hidden' }, text);
   return h('button', {
-    type: 'button', class: 'slot', 'aria-label': label, dataset: { start: slot.start },
+    type: 'button', class: 'slot', tabindex: '-1', dataset: { start: slot.start, cell: `${day}/${slot.start}` },
     onclick: () => chooseSlot(slot),
   },
-  h('span', { class: `slot-time ${cityClass(a.city)}` }, timeA),
-  h('span', { class: `slot-time ${cityClass(b.city)}`, dataset: { dayShift: dayShift(slot.local[ids[1]].start.slice(0, 10), day) } }, timeB),
-  showYou ? h('span', { class: 'slot-time slot-you', dataset: { dayShift: shift } }, timeYou) : null);
+  hidden(`${tm.dayLabel(day, l, { weekday: 'long', day: 'numeric', month: 'long' })}: `),
+  h('span', { class: `slot-time ${cityClass(a.city)}` }, h('span', { class: 'slot-clock' }, timeA), hidden(` ${t('slot.inCity', { city: a.city })}, `)),
+  h('span', { class: `slot-time ${cityClass(b.city)}`, dataset: { dayShift: dayShift(slot.local[ids[1]].start.slice(0, 10), day) } },
+    h('span', { class: 'slot-clock' }, timeB), hidden(` ${t('slot.inCity', { city: b.city })}${showYou ? ',' : ''}`)),
+  showYou ? h('span', { class: 'slot-time slot-you', dataset: { dayShift: shift } }, h('span', { class: 'slot-clock' }, timeYou), hidden(` ${t('slot.yourTime')}`)) : null);
+}
+
+/**
+ * The week as a WAI-ARIA grid with one tab stop: Up/Down between the slots of a day, Left/Right
+ * to the nearest slot of the day before or after, Home/End to a day's first and last slot
+ * (with Ctrl: the week's), Page Up/Down to the previous or next week.
+ */
+function wireGridKeys() {
+  const grid = $('#week-grid');
+  grid.addEventListener('focusin', (event) => {
+    const cell = event.target.closest('[data-cell]');
+    if (!cell) return;
+    state.gridFocus = cell.dataset.cell;
+    for (const other of grid.querySelectorAll('[data-cell]')) other.tabIndex = other === cell ? 0 : -1;
+  });
+  grid.addEventListener('keydown', (event) => {
+    const cell = event.target.closest('[data-cell]');
+    if (!cell) return;
+    const rows = [...grid.querySelectorAll('[role=row]')].map((row) => [...row.querySelectorAll('[data-cell]')]);
+    const d = rows.findIndex((row) => row.includes(cell));
+    const i = rows[d].indexOf(cell);
+    const nearest = (row) => {
+      const minute = (el) => (el.dataset.start ? Number(tm.time(new Date(el.dataset.start), zoneA(), 'en').replace(':', '')) : 0);
+      const here = minute(cell);
+      return row.reduce((best, el) => (Math.abs(minute(el) - here) < Math.abs(minute(best) - here) ? el : best), row[0]);
+    };
+    let target = null;
+    if (event.key === 'ArrowDown') target = rows[d][i + 1];
+    else if (event.key === 'ArrowUp') target = rows[d][i - 1];
+    else if (event.key === 'ArrowRight' && rows[d + 1]) target = nearest(rows[d + 1]);
+    else if (event.key === 'ArrowLeft' && d > 0) target = nearest(rows[d - 1]);
+    else if (event.key === 'Home') target = event.ctrlKey ? rows[0][0] : rows[d][0];
+    else if (event.key === 'End') target = event.ctrlKey ? rows.at(-1).at(-1) : rows[d].at(-1);
+    else if (event.key === 'PageDown' || event.key === 'PageUp') {
+      event.preventDefault();
+      state.gridHadFocus = true;
+      goToWeek(tm.addDays(state.week, event.key === 'PageDown' ? 7 : -7));
+      return;
+    } else return;
+    event.preventDefault();
+    if (target) target.focus();
+  });
+  // Drawing a new week removes the focused cell (focus falls to the body, no focusin): the grid
+  // keeps the focus until the user moves it somewhere else.
+  document.addEventListener('focusin', (event) => {
+    state.gridHadFocus = grid.contains(event.target);
+  });
 }
 
 function dayShift(day, reference) {
@@ -423,8 +499,11 @@ function summaryRows(locals, range, boothList) {
 
 function chooseSlot(slot) {
   if (!state.account) {
+    state.pending = slot;
     toast(t('auth.needed'), 'info');
-    $('#login-email').focus();
+    $('#auth').scrollIntoView({ block: 'start' });
+    const form = $('#login-panel').hidden ? $('#register-form') : $('#login-form');
+    form.querySelector('input').focus();
     return;
   }
   state.chosen = slot;
@@ -439,7 +518,7 @@ function chooseSlot(slot) {
   const booths = [boothById(state.pick.boothA), boothById(state.pick.boothB)];
   const locals = booths.map((booth) => slot.local[String(booth.id)]);
   clear($('#book-summary')).append(...summaryRows(locals, [new Date(slot.start), new Date(slot.end)], booths));
-  openDialog(dialog, moving ? '[type=submit]' : '#book-title-input');
+  openDialog(dialog, moving ? '[type=submit]' : '#book-title-input', () => $('#week-grid [tabindex="0"]'));
 }
 
 async function submitBooking(event) {
@@ -480,6 +559,8 @@ async function submitBooking(event) {
         renderAll();
       }
       showError(form, err, aliases);
+      // The slot was just taken: the grid behind the dialog stops offering it.
+      if (err.code === 'conflict') await loadSlots();
     }
   });
 }

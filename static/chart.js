@@ -83,5 +83,7 @@ export function utilizationChart(data, { lang, venueName, cityClass, currentWeek
       h('th', { scope: 'row' }, dayLabel(w.week_start, lang, { day: 'numeric', month: 'long', year: 'numeric' })),
       w.booths.map((b) => h('td', {}, b.utilization === null ? t('staff.closedWeek') : percent(b.utilization))))))));
 
-  return h('figure', { class: `chart-figure ${cityClass}` }, h('div', { class: 'chart-wrap' }, svg), legend, table);
+  // On a phone the chart scrolls sideways: keyboard users reach it with Tab and scroll with arrows.
+  const wrap = h('div', { class: 'chart-wrap', tabindex: '0', role: 'group', 'aria-label': t('staff.chartTitle', { venue: venueName }) }, svg);
+  return h('figure', { class: `chart-figure ${cityClass}` }, wrap, legend, table);
 }

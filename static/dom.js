@@ -1,7 +1,8 @@
 // Small DOM helpers shared by the pages: building elements, showing an API error next to the
 // field it names, polite announcements, and modal dialogs that give focus back.
 
-import { t } from './i18n.js';
+import { t, lang, hoursPhrase, onLangChange } from './i18n.js';
+import * as tm from './time.js';
 
 /** h('button', {class: 'x', onclick}, 'text', child, [more]) → element. */
 export function h(tag, attrs = {}, ...children) {
@@ -29,6 +30,13 @@ function append(el, children) {
   }
 }
 
+/** Replace an element's children; null, undefined and false are left out (never "null"). */
+export function fill(el, ...children) {
+  clear(el);
+  append(el, children);
+  return el;
+}
+
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;
@@ -40,11 +48,49 @@ export function $(selector, root = document) {
 
 // -- errors next to their field --------------------------------------------------------------
 
-/** A readable message for an API error: our own words for common codes, else the server's. */
+let errorContext = () => ({});
+
+/**
+ * What the page knows that error messages need: `{booths, venues}` as the API lists them, so a
+ * conflict names the booth and its local times and a rule names its limit.
+ */
+export function setErrorContext(provider) {
+  errorContext = provider;
+}
+
+/** The placeholders of an error's message, from its details and the page's booths and venues. */
+function errorVars(err) {
+  const { booths = [], venues = [] } = errorContext();
+  const vars = { ...(err.details || {}) };
+  const first = (err.details && err.details.conflicts || [])[0];
+  const booth = first && booths.find((b) => b.id === first.booth_id);
+  if (booth) {
+    Object.assign(vars, {
+      booth: booth.name, city: booth.city,
+      from: tm.time(new Date(first.start), booth.timezone, lang()), to: tm.time(new Date(first.end), booth.timezone, lang()),
+    });
+  }
+  const rules = venues.map((v) => v.rules).filter(Boolean);
+  if (rules.length) {
+    const max = (name) => Math.max(...rules.map((r) => r[name]));
+    const min = (name) => Math.min(...rules.map((r) => r[name]));
+    Object.assign(vars, {
+      notice: hoursPhrase(max('min_notice_minutes')), days: min('max_advance_days'),
+      quota: hoursPhrase(min('weekly_quota_minutes')), grid: max('grid_minutes'),
+    });
+  }
+  return vars;
+}
+
+/** A message for people for an API error: what happened and what to do, never the raw code. */
 export function errorText(err) {
-  const known = err && err.code && t(`error.${err.code}`, {}, '');
-  if (known) return known;
-  return (err && err.message) || t('error.unknown');
+  const code = err && err.code;
+  // The page's own words (not an API answer, which always has a code).
+  if (!code && err && err.message) return err.message;
+  const vars = code ? errorVars(err) : {};
+  // A malformed value: say what is expected for the fields people type in.
+  const forField = code === 'invalid' && err.field && t(`invalid.${err.field}`, vars, '');
+  return forField || (code && t(`error.${code}`, vars, '')) || t('error.unknown');
 }
 
 /**
@@ -62,7 +108,7 @@ export function showError(scope, err, aliases = {}) {
   const message = errorText(err);
   if (target) {
     const id = `${target.id || field}-error`;
-    const note = h('p', { class: 'field-error', id, 'data-error-for': field }, message);
+    const note = h('p', { class: 'field-error', id, role: 'alert', 'data-error-for': field }, message);
     const wrapper = target.closest('.field') || target;
     wrapper.classList.add('has-error');
     wrapper.append(note);
@@ -105,26 +151,37 @@ export function clearErrors(scope) {
 
 // -- announcements and dialogs ---------------------------------------------------------------
 
-let toastTimer = null;
-
-/** A short message at the bottom of the screen, read out by screen readers. */
+/**
+ * A confirmation or error that stays until dismissed or replaced by the next one. Errors are
+ * alerts; the rest are polite status messages. Where it sits is the stylesheet's business (in
+ * the flow of the page on a phone, so it never covers anything).
+ */
 export function toast(message, kind = 'info') {
   let box = document.getElementById('toast');
   if (!box) {
-    box = h('div', { id: 'toast', role: 'status', 'aria-live': 'polite' });
+    box = h('div', { id: 'toast', class: 'toast', role: 'status', 'aria-live': 'polite' });
     document.body.append(box);
   }
   box.className = `toast toast-${kind} show`;
-  box.textContent = message;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => box.classList.remove('show'), 5000);
+  box.dataset.kind = kind;
+  const text = h('p', { class: 'toast-text', role: kind === 'error' ? 'alert' : null }, message);
+  const dismiss = h('button', {
+    type: 'button', class: 'toast-close', 'aria-label': t('toast.dismiss'), title: t('toast.dismiss'),
+    onclick: () => {
+      box.classList.remove('show');
+      clear(box);
+    },
+  }, '×');
+  clear(box).append(text, dismiss);
 }
 
-/** Open a <dialog> modally; focus returns to whatever had it when the dialog closes. */
-export function openDialog(dialog, focusSelector) {
+/** Open a <dialog> modally; focus returns to whatever had it when the dialog closes, or to `fallback()`. */
+export function openDialog(dialog, focusSelector, fallback = () => null) {
   const opener = document.activeElement;
   dialog.addEventListener('close', () => {
-    if (opener && document.contains(opener)) opener.focus();
+    // The opener may be gone (a slot taken meanwhile): then the page says where focus goes.
+    const back = opener && document.contains(opener) ? opener : fallback();
+    if (back) back.focus();
   }, { once: true });
   dialog.showModal();
   const first = focusSelector && dialog.querySelector(focusSelector);
@@ -159,6 +216,64 @@ export function onSubmit(form, work, aliases = {}) {
         showError(form, err, aliases);
       }
     });
+  });
+}
+
+// -- dates and times in the interface language, not the browser's locale ---------------------
+
+/**
+ * A text input as a date field in the interface language's order ("16/03/2027" in French,
+ * "2027-03-16" in English). `onDay(day)` gets 'YYYY-MM-DD' as soon as a whole date is typed;
+ * a date that cannot be read marks the field invalid when it is left.
+ */
+export function dayField(input, onDay = () => {}) {
+  input.autocomplete = 'off';
+  const hint = () => {
+    input.placeholder = tm.dayPattern(lang());
+    input.title = tm.dayPattern(lang());
+  };
+  input.addEventListener('input', () => {
+    const day = tm.parseDayInput(input.value, lang());
+    if (day && day !== input.dataset.day) {
+      input.dataset.day = day;
+      input.removeAttribute('aria-invalid');
+      onDay(day);
+    }
+  });
+  input.addEventListener('change', () => {
+    const day = tm.parseDayInput(input.value, lang());
+    if (day) setDayField(input, day);
+    else if (input.value.trim()) input.setAttribute('aria-invalid', 'true');
+  });
+  onLangChange(() => {
+    hint();
+    setDayField(input, input.dataset.day);
+  });
+  hint();
+}
+
+/** Show `day` ('YYYY-MM-DD' or empty) in a date field. */
+export function setDayField(input, day) {
+  input.dataset.day = day || '';
+  input.value = tm.formatDayInput(day, lang());
+  input.removeAttribute('aria-invalid');
+}
+
+/** The day in a date field as 'YYYY-MM-DD', or null when it is empty or cannot be read. */
+export function dayFieldValue(input) {
+  return tm.parseDayInput(input.value, lang());
+}
+
+/** A text input as a 24-hour time field ("17:00"), whatever the browser's locale. */
+export function timeField(input) {
+  input.autocomplete = 'off';
+  input.placeholder = 'HH:MM';
+  input.setAttribute('inputmode', 'numeric');
+  input.addEventListener('change', () => {
+    const value = tm.parseTimeInput(input.value);
+    if (value) input.value = value;
+    if (input.value.trim() && !value) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
   });
 }
 

@@ -95,9 +95,12 @@ export function mountLangSwitch(container) {
       button.type = 'button';
       button.className = 'lang-button';
       button.lang = code;
-      button.textContent = code.toUpperCase();
+      // The visible "EN" starts the accessible name; the language's own name follows, hidden.
+      const name = document.createElement('span');
+      name.className = 'visually-hidden';
+      name.textContent = ` ${t(`lang.${code}`)}`;
+      button.append(code.toUpperCase(), name);
       button.setAttribute('aria-pressed', String(code === current));
-      button.setAttribute('aria-label', t(`lang.${code}`));
       button.addEventListener('click', () => {
         setLang(code);
         const again = container.querySelector(`[lang="${code}"]`);

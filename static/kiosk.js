@@ -28,6 +28,7 @@ const state = {
   start: null, // Date: start of the session in progress
   end: null, // Date: its end
   warning: null, // 'warn5' | 'warn1'
+  retryAt: null, // Date of the next try while the server cannot be reached
   warningTimer: null,
   ended: null, // {reason} shown for a moment after a room closes
   endedTimer: null,
@@ -89,7 +90,8 @@ function wire() {
       form.reset();
       await start(key, info);
     } catch (err) {
-      showError(form, err.status === 401 ? { field: 'device_key', message: t('kiosk.unauthorized') } : err);
+      // A key typed here has never worked on this screen: it is mistyped or not this server's.
+      showError(form, err.status === 401 ? { field: 'device_key', message: t('kiosk.badKey') } : err);
     } finally {
       button.disabled = false;
     }
@@ -195,6 +197,10 @@ async function start(key, info) {
   });
   conn.addEventListener('countdown', (e) => onCountdown(e.detail));
   conn.addEventListener('closed', (e) => onClosed(e.detail));
+  conn.addEventListener('retry', (e) => {
+    state.retryAt = e.detail.at;
+    renderConnection();
+  });
   conn.addEventListener('error', (e) => onError(e.detail));
   conn.connect();
 }
@@ -205,6 +211,7 @@ function onState({ state: next, bookingId }) {
   state.connState = next;
   if (['idle', 'waiting', 'calling', 'in-call'].includes(next)) {
     state.welcomed = true;
+    state.retryAt = null;
     // The server's clock as the last welcome told it (a kiosk's own clock may be wrong). Only
     // a new welcome changes it; countdowns may have corrected it since.
     const offset = state.conn.serverNow() - Date.now();
@@ -324,11 +331,14 @@ function renderIdentity() {
 
 function renderConnection() {
   const box = $('#conn-status');
-  const st = state.connState;
+  // Unreachable until a welcome says otherwise: offline, with the next try on the server's clock.
+  const st = state.retryAt && ['connecting', 'reconnecting'].includes(state.connState) ? 'offline' : state.connState;
+  const nextTry = state.retryAt && new Date(state.retryAt.getTime() + (tm.serverNow() - Date.now()));
   const label = st === 'idle' ? t('staff.online')
-    : st === 'reconnecting' ? t('kiosk.reconnecting')
-      : st === 'closed' ? t('staff.offline') : t('kiosk.connecting');
-  box.textContent = label;
+    : st === 'offline' ? t('kiosk.offline', { time: tm.timeWithSeconds(nextTry, zone(), lang()) })
+      : st === 'reconnecting' ? t('kiosk.reconnecting')
+        : st === 'closed' ? t('staff.offline') : t('kiosk.connecting');
+  if (box.textContent !== label) box.textContent = label;
   box.dataset.state = st;
 }
 
@@ -392,7 +402,8 @@ function renderCall() {
   let text = '';
   if (state.ended) {
     kind = 'ended';
-    text = t(state.ended.reason === 'cancelled' ? 'kiosk.cancelledRoom' : 'kiosk.ended');
+    const endings = { cancelled: 'kiosk.cancelledRoom', moved: 'kiosk.movedRoom' };
+    text = t(endings[state.ended.reason] || 'kiosk.ended');
   } else if (state.connState === 'reconnecting' || state.connState === 'connecting') {
     kind = 'reconnecting';
     text = t('kiosk.selfReconnecting');

@@ -34,6 +34,7 @@
  *   'remote-stream' {peer, stream}: show it in a <video>
  *   'countdown'     {bookingId, remainingSeconds, end (Date), extended}: also sent on `extended`
  *   'closed'        {bookingId, reason}: the room closed (slot_ended | cancelled | moved | left)
+ *   'retry'         {at (Date)}: the server could not be reached; the next try is at `at`
  *   'error'         {code, message, fatal}; fatal (unauthorized, replaced, unsupported_version)
  *                   means the connection stopped for good and staff must act
  *
@@ -242,6 +243,7 @@ export class BoothConnection extends EventTarget {
     const delay = this._backoffMs * (0.5 + Math.random() * 0.5);
     this._backoffMs = Math.min(this._backoffMs * 2, BACKOFF_MAX_MS);
     this._reconnectTimer = setTimeout(() => this._open(), delay);
+    this._emit('retry', { at: new Date(Date.now() + delay) });
   }
 
   _startHeartbeat(ws) {

@@ -4,7 +4,10 @@
 
 import { t, lang, startTranslating } from './i18n.js';
 import { get, post, patch, del, currentAccount, logIn, logOut } from './api.js';
-import { h, clear, $, showError, clearErrors, toast, busy, cityClass, onSubmit } from './dom.js';
+import {
+  h, clear, fill, $, showError, clearErrors, toast, busy, cityClass, onSubmit, openDialog, setErrorContext,
+  dayField, setDayField, dayFieldValue, timeField,
+} from './dom.js';
 import { utilizationChart } from './chart.js';
 import * as tm from './time.js';
 
@@ -19,6 +22,7 @@ const state = {
   booths: [],
   venueId: null,
   presence: new Map(), // booth id -> presence entry
+  keys: new Map(), // booth id -> {issued_at, last_seen_at} (issued_at null: no key)
   today: [],
   blackouts: [],
   utilization: null,
@@ -32,12 +36,13 @@ const venueBooths = () => state.booths.filter((b) => b.venue_id === state.venueI
 async function main() {
   tm.syncWithPage();
   startTranslating([$('#lang')], renderAll);
+  setErrorContext(() => ({ booths: state.booths, venues: state.venues }));
   wire();
   state.account = await currentAccount().catch(() => null);
   await start();
   setInterval(tick, 1000);
   setInterval(() => {
-    if (!document.hidden && venue()) loadPresence();
+    if (!document.hidden && venue()) Promise.all([loadPresence(), loadKeys()]);
   }, PRESENCE_EVERY_MS);
 }
 
@@ -73,7 +78,7 @@ async function loadVenue() {
   state.hours = structuredClone(v.opening_hours);
   state.revealed = null;
   renderAll();
-  await Promise.all([loadPresence(), loadToday(), loadBlackouts(), loadUtilization()]);
+  await Promise.all([loadPresence(), loadKeys(), loadToday(), loadBlackouts(), loadUtilization()]);
 }
 
 function renderAll() {
@@ -100,6 +105,7 @@ function renderAccount() {
         $('#console').hidden = true;
         $('#venue-picker').hidden = true;
         await start();
+        $('#login-email').focus(); // the button that had focus is gone: the sign-in form has it
       },
     }, t('auth.logout')),
   );
@@ -120,6 +126,11 @@ function wire() {
     loadVenue();
   });
   onSubmit($('#booth-form'), addBooth);
+  for (const button of document.querySelectorAll('dialog [data-close]')) {
+    button.addEventListener('click', () => button.closest('dialog').close());
+  }
+  for (const id of ['#closure-start-day', '#closure-end-day', '#ov-date']) dayField($(id));
+  for (const id of ['#closure-start-time', '#closure-end-time', '#ov-time']) timeField($(id));
   $('#hours-form').addEventListener('submit', saveHours);
   $('#closure-form').addEventListener('submit', addClosure);
   $('#override-form').addEventListener('submit', bookOverride);
@@ -221,26 +232,77 @@ function renderBooths() {
   const rows = clear($('#booth-rows'));
   for (const booth of venueBooths()) {
     rows.append(h('tr', { id: `booth-${booth.id}`, dataset: { boothId: booth.id } },
-      h('th', { scope: 'row' }, booth.name),
-      h('td', { class: 'presence-cell' }),
-      h('td', {}, h('div', { class: 'actions' },
-        h('button', {
-          type: 'button', class: 'btn ghost small', dataset: { action: 'issue' },
-          'aria-label': `${t('staff.issueKey')}: ${booth.name}`, onclick: (e) => issueKey(booth, e.currentTarget),
-        }, t('staff.issueKey')),
-        h('button', {
-          type: 'button', class: 'btn danger-ghost small', dataset: { action: 'revoke' },
-          'aria-label': `${t('staff.revokeKey')}: ${booth.name}`, onclick: (e) => revokeKey(booth, e.currentTarget),
-        }, t('staff.revokeKey'))))));
+      h('th', { scope: 'row' }, h('div', {}, booth.name), h('div', { class: 'key-cell' })),
+      h('td', {}, h('div', { class: 'presence-cell' })),
+      h('td', {}, h('div', { class: 'actions' }))));
   }
   renderPresence();
+  renderKeys();
   renderKey();
+}
+
+async function loadKeys() {
+  const v = venue();
+  try {
+    const answer = await get(`/api/v1/venues/${v.id}/device-keys`);
+    if (answer.venue_id !== state.venueId) return;
+    state.keys = new Map(answer.booths.map((k) => [k.booth_id, k]));
+  } catch {
+    return; // presence polling reports a lost session; the last known key status stays shown
+  }
+  renderKeys();
+}
+
+/** Each booth's key: issued when and last used when, and the actions that fit (issue, or rotate and revoke). */
+function renderKeys() {
+  const v = venue();
+  const l = lang();
+  for (const row of document.querySelectorAll('#booth-rows tr')) {
+    const booth = state.booths.find((b) => b.id === Number(row.dataset.boothId));
+    const key = state.keys.get(booth.id);
+    const issued = Boolean(key && key.issued_at);
+    const status = !key ? '' : issued
+      ? [t('staff.keyActive', { date: tm.dayAndTime(new Date(key.issued_at), v.timezone, l) }),
+        key.last_seen_at ? t('staff.keySeen', { date: tm.dayAndTime(new Date(key.last_seen_at), v.timezone, l) }) : t('staff.keyNeverSeen')].join(' · ')
+      : t('staff.keyNone');
+    const cell = row.querySelector('.key-cell');
+    if (cell.textContent !== status) {
+      cell.textContent = status;
+      cell.dataset.key = issued ? 'issued' : 'none';
+    }
+    const actions = row.querySelector('.actions');
+    if (actions.dataset.key === String(issued) && actions.dataset.lang === l) continue;
+    actions.dataset.key = String(issued);
+    actions.dataset.lang = l;
+    const issue = h('button', {
+      type: 'button', class: 'btn ghost small', dataset: { action: issued ? 'rotate' : 'issue' },
+      'aria-label': `${t(issued ? 'staff.rotateKey' : 'staff.issueKey')}: ${booth.name}`,
+      onclick: (e) => (issued ? confirmRotate(booth, e.currentTarget) : issueKey(booth, e.currentTarget)),
+    }, t(issued ? 'staff.rotateKey' : 'staff.issueKey'));
+    const revoke = issued ? h('button', {
+      type: 'button', class: 'btn danger-ghost small', dataset: { action: 'revoke' },
+      'aria-label': `${t('staff.revokeKey')}: ${booth.name}`, onclick: (e) => revokeKey(booth, e.currentTarget),
+    }, t('staff.revokeKey')) : null;
+    fill(actions, issue, revoke);
+  }
+}
+
+/** Issuing a key to a booth that has one replaces it: say so and ask first. */
+function confirmRotate(booth, button) {
+  const dialog = $('#rotate-dialog');
+  $('#rotate-text').textContent = t('staff.replaceText', { booth: booth.name });
+  $('#rotate-confirm').onclick = async () => {
+    dialog.close();
+    await issueKey(booth, button);
+  };
+  openDialog(dialog, '#rotate-keep');
 }
 
 function renderPresence() {
   for (const row of document.querySelectorAll('#booth-rows tr')) {
     const { kind, label, since } = presenceOf(Number(row.dataset.boothId));
     const cell = row.querySelector('.presence-cell');
+    if (!cell) continue;
     const current = cell.firstElementChild;
     if (current && current.dataset.kind === kind && current.dataset.since === since) continue;
     clear(cell).append(h('span', { class: `status ${kind}`, dataset: { kind, since } },
@@ -255,7 +317,7 @@ function renderKey() {
   box.hidden = !shown;
   if (!shown) return;
   const booth = state.booths.find((b) => b.id === shown.boothId);
-  clear(box).append(
+  fill(box,
     h('p', {}, t('staff.keyShown', { booth: booth ? booth.name : shown.boothId })),
     shown.replaced ? h('p', { class: 'key-replaced' }, t('staff.keyReplaced')) : null,
     h('code', { id: 'device-key', tabindex: '0' }, shown.key),
@@ -264,7 +326,7 @@ function renderKey() {
         type: 'button', class: 'btn small', onclick: async () => {
           try {
             await navigator.clipboard.writeText(shown.key);
-            toast(t('feed.copied').split(':')[0], 'success');
+            toast(t('staff.keyCopied'), 'success');
           } catch {
             window.getSelection().selectAllChildren($('#device-key'));
           }
@@ -280,6 +342,7 @@ async function issueKey(booth, button) {
       state.revealed = { boothId: booth.id, key: answer.device_key, replaced: answer.replaced };
       renderKey();
       $('#device-key').focus();
+      await loadKeys();
     } catch (err) {
       showError($('#booths'), err);
     }
@@ -293,7 +356,7 @@ async function revokeKey(booth, button) {
       if (state.revealed && state.revealed.boothId === booth.id) state.revealed = null;
       renderKey();
       toast(t('staff.keyRevoked', { booth: booth.name }), 'success');
-      await loadPresence();
+      await Promise.all([loadPresence(), loadKeys()]);
     } catch (err) {
       showError($('#booths'), err);
     }
@@ -308,7 +371,7 @@ async function addBooth(data, form) {
   renderBooths();
   renderOverrideForm();
   toast(t('staff.boothAdded', { name: booth.name }), 'success');
-  await Promise.all([loadPresence(), loadUtilization()]);
+  await Promise.all([loadPresence(), loadKeys(), loadUtilization()]);
 }
 
 // -- opening hours ---------------------------------------------------------------------------
@@ -326,16 +389,18 @@ function renderHours() {
     const spans = state.hours[day] || [];
     const name = weekdayName(index);
     const groupId = `hours-${day}`;
+    const editor = (i, end, label) => {
+      const input = h('input', {
+        type: 'text', value: spans[i][end], size: '5', 'aria-label': `${name}: ${label}`, dataset: { day, i, end },
+        onchange: (e) => { state.hours[day][i][end] = tm.parseTimeInput(e.target.value) || e.target.value.trim(); },
+      });
+      timeField(input);
+      return input;
+    };
     const editors = spans.map((span, i) => h('div', { class: 'span-edit' },
-      h('input', {
-        type: 'time', value: span[0], 'aria-label': `${name}: ${t('staff.opens')}`, dataset: { day, i, end: 0 },
-        onchange: (e) => { state.hours[day][i][0] = e.target.value; },
-      }),
+      editor(i, 0, t('staff.opens')),
       h('span', { 'aria-hidden': 'true' }, '–'),
-      h('input', {
-        type: 'time', value: span[1], 'aria-label': `${name}: ${t('staff.closes')}`, dataset: { day, i, end: 1 },
-        onchange: (e) => { state.hours[day][i][1] = e.target.value; },
-      }),
+      editor(i, 1, t('staff.closes')),
       h('button', {
         type: 'button', class: 'btn ghost', 'aria-label': `${name}: ${t('staff.removeSpan')}`, title: t('staff.removeSpan'),
         onclick: () => { state.hours[day].splice(i, 1); renderHours(); },
@@ -415,13 +480,22 @@ async function addClosure(event) {
   const form = event.currentTarget;
   clearErrors(form);
   const data = Object.fromEntries(new FormData(form));
+  // A local wall time at the venue, typed as a date in the interface's order and a 24-hour time.
+  const wall = (dayInput, timeInput) => {
+    const day = dayFieldValue(dayInput);
+    const clock = tm.parseTimeInput(timeInput.value);
+    return day && clock ? `${day}T${clock}:00` : null;
+  };
+  const start = wall($('#closure-start-day'), $('#closure-start-time'));
+  const end = wall($('#closure-end-day'), $('#closure-end-time'));
+  const missing = !start ? 'start' : !end ? 'end' : null;
+  if (missing) {
+    showError(form, { field: missing, code: 'required' });
+    return;
+  }
   await busy(form.querySelector('[type=submit]'), async () => {
     try {
-      const answer = await post(`/api/v1/venues/${state.venueId}/blackouts`, {
-        start: data.start ? `${data.start}:00`.slice(0, 19) : null,
-        end: data.end ? `${data.end}:00`.slice(0, 19) : null,
-        reason: data.reason,
-      });
+      const answer = await post(`/api/v1/venues/${state.venueId}/blackouts`, { start, end, reason: data.reason });
       form.reset();
       const affected = answer.affected_bookings || [];
       toast(affected.length ? t('staff.closureAffects', { n: affected.length, ids: affected.join(', #') }) : t('staff.closureAdded'),
@@ -439,7 +513,7 @@ async function removeClosure(blackout, button) {
       await del(`/api/v1/venues/${state.venueId}/blackouts/${blackout.id}`);
       toast(t('staff.closureRemoved'), 'success');
       await Promise.all([loadBlackouts(), loadUtilization()]);
-      $('#closure-start').focus();
+      $('#closure-start-day').focus();
     } catch (err) {
       showError($('#closures'), err);
     }
@@ -489,10 +563,13 @@ function renderOverrideForm() {
   const duration = form.elements.duration_minutes;
   const [hereValue, partnerValue, durationValue] = [keep(here), keep(partner), keep(duration) || '60'];
   clear(here).append(...venueBooths().map((b) => h('option', { value: b.id, selected: String(b.id) === hereValue }, b.name)));
-  clear(partner).append(...state.booths.filter((b) => b.venue_id !== v.id)
-    .map((b) => h('option', { value: b.id, selected: String(b.id) === partnerValue }, `${b.city} — ${b.name}`)));
+  // Grouped by city, so an option is only a booth's name and never cut.
+  const others = state.booths.filter((b) => b.venue_id !== v.id);
+  const cities = [...new Set(others.map((b) => b.city))];
+  fill(partner, ...cities.map((city) => h('optgroup', { label: city },
+    others.filter((b) => b.city === city).map((b) => h('option', { value: b.id, selected: String(b.id) === partnerValue }, b.name)))));
   clear(duration).append(...DURATIONS.map((m) => h('option', { value: m, selected: String(m) === durationValue }, t('duration.minutes', { n: m }))));
-  if (!form.elements.date.value) form.elements.date.value = tm.dayOf(tm.serverNow(), v.timezone);
+  if (!dayFieldValue(form.elements.date)) setDayField(form.elements.date, tm.dayOf(tm.serverNow(), v.timezone));
 }
 
 async function bookOverride(event) {
@@ -503,13 +580,15 @@ async function bookOverride(event) {
   const aliases = { timezone: 'start', start: 'start', booths: 'booths', duration_minutes: 'duration_minutes' };
   await busy(form.querySelector('[type=submit]'), async () => {
     try {
-      if (!data.date || !data.time) {
-        showError(form, { field: 'start', code: 'required', message: t('error.required') }, aliases);
+      const day = dayFieldValue(form.elements.date);
+      const clock = tm.parseTimeInput(data.time);
+      if (!day || !clock) {
+        showError(form, { field: day ? 'time' : 'start', code: 'required' }, aliases);
         return;
       }
       const booking = await post('/api/v1/bookings', {
         booths: [Number(data.here), Number(data.partner)],
-        start: `${data.date}T${data.time.slice(0, 5)}:00`,
+        start: `${day}T${clock}:00`,
         timezone: venue().timezone,
         duration_minutes: Number(data.duration_minutes),
         title: data.title,

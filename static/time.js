@@ -40,6 +40,13 @@ export function timeWithSeconds(date, zone, lang) {
   return fmt(lang, { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(date);
 }
 
+/** "16 Mar 2027, 17:00" / "16 mars 2027, 17:00": a date and a 24-hour time in a zone. */
+export function dayAndTime(date, zone, lang) {
+  return fmt(lang, {
+    timeZone: zone, day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).format(date);
+}
+
 /** "Tue 16 Mar" / "mar. 16 mars". */
 export function shortDay(date, zone, lang) {
   return fmt(lang, { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short' }).format(date);
@@ -151,4 +158,49 @@ export function splitMinutes(minutes) {
 /** The city part of an IANA zone, readable: "America/New_York" → "New York". */
 export function zoneCity(zone) {
   return (zone.split('/').pop() || zone).replace(/_/g, ' ');
+}
+
+// -- dates and times typed by people ---------------------------------------------------------
+// Fields are text, not <input type=date|time>: those follow the browser's locale (AM/PM, US day
+// order) whatever the page's language. Here every time is 24-hour and every date is in the
+// interface language's order; ISO dates are accepted in both languages.
+
+const DAY_FORMATS = { en: 'YYYY-MM-DD', fr: 'JJ/MM/AAAA' };
+
+/** What a date field shows as its format hint in this language. */
+export function dayPattern(lang) {
+  return DAY_FORMATS[lang] || DAY_FORMATS.en;
+}
+
+/** 'YYYY-MM-DD' as typed in this language: "2027-03-16" (en), "16/03/2027" (fr). */
+export function formatDayInput(day, lang) {
+  if (!day) return '';
+  const [y, m, d] = day.split('-');
+  return lang === 'fr' ? `${d}/${m}/${y}` : day;
+}
+
+/** A typed date to 'YYYY-MM-DD', or null when it is not a real day in the language's order. */
+export function parseDayInput(text, lang) {
+  const value = String(text || '').trim();
+  let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value); // whole, so typing "2027-03-1" is not the 1st
+  let parts = m && [m[1], m[2], m[3]];
+  if (!parts && lang === 'fr') {
+    m = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(value);
+    parts = m && [m[3], m[2], m[1]];
+  }
+  if (!parts) return null;
+  const [y, mo, d] = parts.map(Number);
+  const date = new Date(Date.UTC(y, mo - 1, d, 12));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
+  return formatDay(date);
+}
+
+/** A typed 24-hour time ("9:00", "09:00", "9h30", "17 h") to 'HH:MM', or null. */
+export function parseTimeInput(text) {
+  const m = /^(\d{1,2})\s*(?:[:hH.]\s*(\d{2})?)?$/.exec(String(text || '').trim());
+  if (!m) return null;
+  const hours = Number(m[1]);
+  const minutes = Number(m[2] || 0);
+  if (hours > 23 || minutes > 59) return null;
+  return `${String(hours).padStart(2, '0')}:${String(minutes).padStart(2, '0')}`;
 }

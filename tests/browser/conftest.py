@@ -124,7 +124,73 @@ async def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+async def book_slot(page: Any, start: str, title: str) -> None:
+    """Click the week's slot that starts at ``start`` (UTC) and submit the booking dialog."""
+    await page.click(f'.slot[data-start="{start}"]')
+    await page.fill("#book-title-input", title)
+    await page.click("#book-form [type=submit]")
+
+
+async def taken_meanwhile(client: Any, start: str) -> None:
+    """Someone else (the demo admin, over the API) books Cantine A and SF A at ``start``."""
+    response = await client.post(
+        "/api/v1/tokens", json={"email": "admin@demo.sebastian.example", "password": "sister-cities-demo"}
+    )
+    token = (await response.json())["token"]
+    taken = await client.post(
+        "/api/v1/bookings",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"booths": [1, 3], "start": start, "duration_minutes": 60, "title": "First"},
+    )
+    assert taken.status == 201, await taken.text()
+
+
 async def log_in(page: Any, email: str, password: str = "sister-cities-demo") -> None:
     await page.fill("#login-email", email)
     await page.fill("#login-password", password)
     await page.click("#login-form [type=submit]")
+
+
+# -- accessibility (axe-core from npm) and stray text -----------------------------------------
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+#: "page state, language, size" -> violations per impact; printed at the end of the run.
+AXE_FIGURES: dict[str, dict[str, int]] = {}
+
+
+async def axe_violations(page: Any, label: str) -> list[dict[str, Any]]:
+    """Run axe-core (the npm package, injected from node_modules) on the page as it is now.
+
+    Records the count per impact under ``label`` for the run's summary and returns the
+    violations (id, impact, help, and the first few target selectors)."""
+    if not AXE.exists():
+        missing_service("axe-core", f"{AXE} does not exist (run `npm ci`)")
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        # Evaluated through the debugging protocol: the pages' Content-Security-Policy
+        # (script-src 'self') rightly refuses an injected <script>.
+        await page.evaluate(AXE.read_text() + "\n;typeof window.axe")
+    violations: list[dict[str, Any]] = await page.evaluate(
+        """async () => {
+            const result = await axe.run(document, { resultTypes: ['violations'] });
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+            }));
+        }"""
+    )
+    counts = {impact: 0 for impact in ("critical", "serious", "moderate", "minor")}
+    for violation in violations:
+        counts[violation["impact"] or "minor"] += 1
+    AXE_FIGURES[label] = counts
+    return violations
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not AXE_FIGURES:
+        return
+    terminalreporter.section("axe-core violations per page (rules violated, by impact)")
+    terminalreporter.write_line(f"{'page, language, size':<48} critical serious moderate minor")
+    for label, counts in sorted(AXE_FIGURES.items()):
+        terminalreporter.write_line(
+            f"{label:<48} {counts['critical']:>8} {counts['serious']:>7} {counts['moderate']:>8} {counts['minor']:>5}"
+        )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import book_slot, log_in, screenshot, taken_meanwhile
 from tests.conftest import ADA
 
 pytestmark = pytest.mark.browser
@@ -59,13 +59,14 @@ async def test_register_book_in_an_8_hour_week_and_download_the_ics(client: Any,
     await screenshot(page, "booking-week")
 
     slot = page.locator(f'.slot[data-start="{PITCH_START}"]')
-    assert [t.strip() for t in await slot.locator(".slot-time").all_inner_texts()] == [
+    assert [t.strip() for t in await slot.locator(".slot-clock").all_inner_texts()] == [
         "17:00",
         "09:00",
         "12:00",
     ]
-    label = await slot.get_attribute("aria-label") or ""
-    assert "17:00 in Paris" in label and "09:00 in San Francisco" in label and "12:00 your time" in label
+    # Its accessible name is the visible times with the words around them (WCAG 2.5.3).
+    name = "Tuesday, March 16: 17:00 in Paris, 09:00 in San Francisco, 12:00 your time"
+    assert await slot.aria_snapshot() == f"- 'button \"{name}\"'"
 
     # Book it (keyboard: the slot is a button; Enter opens the dialog).
     await slot.focus()
@@ -116,9 +117,7 @@ async def test_reschedule_then_cancel(client: Any, new_page: Any) -> None:
     await log_in(page, ADA)
     await page.wait_for_selector("#mine:not([hidden])")
     await _week_of_15_march(page)
-    await page.click(f'.slot[data-start="{PITCH_START}"]')
-    await page.fill("#book-title-input", "Board meeting")
-    await page.click("#book-form [type=submit]")
+    await book_slot(page, PITCH_START, "Board meeting")
     card = page.locator(".session", has_text="Board meeting")
     await card.wait_for()
     # A viewer in Paris sees no third "your time" line: it would repeat Paris.
@@ -151,7 +150,7 @@ async def test_api_errors_show_next_to_what_they_are_about(client: Any, new_page
     await log_in(page, ADA, "not the password")
     error = page.locator("#login-form .field-error[data-error-for=password]")
     await error.wait_for()
-    assert await error.inner_text() == "Wrong email or password."
+    assert await error.inner_text() == "Wrong email or password. Check both and try again."
 
     await page.fill("#login-password", "sister-cities-demo")
     await page.click("#login-form [type=submit]")
@@ -160,29 +159,17 @@ async def test_api_errors_show_next_to_what_they_are_about(client: Any, new_page
     # Someone else takes the slot while the dialog is open: the conflict shows on the slot summary.
     await page.click(f'.slot[data-start="{PITCH_START}"]')
     await page.fill("#book-title-input", "Too late")
-    headers = {
-        "Authorization": "Bearer "
-        + (
-            await (
-                await client.post(
-                    "/api/v1/tokens",
-                    json={"email": "admin@demo.sebastian.example", "password": "sister-cities-demo"},
-                )
-            ).json()
-        )["token"]
-    }
-    taken = await client.post(
-        "/api/v1/bookings",
-        headers=headers,
-        json={"booths": [1, 3], "start": PITCH_START, "duration_minutes": 60, "title": "First"},
-    )
-    assert taken.status == 201
+    await taken_meanwhile(client, PITCH_START)
     await page.click("#book-form [type=submit]")
     note = page.locator("#book-summary .field-error")
     await note.wait_for()
-    assert "already booked" in await note.inner_text()
-    # Escape closes the dialog and gives focus back to the slot button.
+    assert "Someone has just booked Cantine A in Paris, 17:00–18:00 Paris time" in await note.inner_text()
+    assert await note.get_attribute("role") == "alert"  # read out at once
+    # Behind the dialog the week no longer offers the taken slot.
+    await page.wait_for_selector(f'.slot[data-start="{PITCH_START}"]', state="detached")
+    # Escape closes the dialog; focus goes to the week's one tab stop, as the slot is gone.
     await page.keyboard.press("Escape")
     await page.wait_for_selector("#book-dialog:not([open])", state="attached")
     assert await page.evaluate("document.activeElement.classList.contains('slot')")
+    assert await page.evaluate("document.activeElement.tabIndex") == 0
     assert page.problems == []

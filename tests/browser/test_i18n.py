@@ -3,8 +3,6 @@ once (dates and the time-gap banner too) and is remembered across reloads."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +11,6 @@ from tests.browser.conftest import log_in
 from tests.conftest import ADA
 
 pytestmark = pytest.mark.browser
-
-STATIC = Path(__file__).resolve().parents[2] / "static"
 
 
 async def test_french_from_the_browser_then_english_remembered(client: Any, new_page: Any) -> None:
@@ -59,24 +55,6 @@ async def test_french_from_the_browser_then_english_remembered(client: Any, new_
     await page.wait_for_selector("#pair-screen:not([hidden])")
     assert await page.inner_text("#pair-heading") == "Appairer cette cabine"
     assert page.problems == []
-
-
-async def test_every_english_text_has_a_french_one(client: Any, new_page: Any) -> None:
-    page = await new_page()
-    await page.goto(str(client.make_url("/kiosk")))
-    missing = await page.evaluate("""async () => {
-        const { MESSAGES } = await import('/static/messages.js');
-        const names = new Set(['lang.en', 'lang.fr']);  // each language's own name, shown as is
-        return Object.keys(MESSAGES.en).filter((key) => !(key in MESSAGES.fr) && !names.has(key));
-    }""")
-    assert missing == []
-    keys = set(await page.evaluate("import('/static/messages.js').then((m) => Object.keys(m.MESSAGES.en))"))
-    used: set[str] = set()
-    for path in STATIC.glob("*.html"):
-        used |= set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', path.read_text()))
-    for path in STATIC.glob("*.js"):
-        used |= {key for key in re.findall(r"\bt\('([a-zA-Z0-9_.]+)'", path.read_text()) if "." in key}
-    assert sorted(used - keys) == []
 
 
 async def test_the_server_negotiates_the_first_language(client: Any) -> None:

@@ -4,11 +4,13 @@ partner city's time and who booked them, the camera check, unpairing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import screenshot
+from tests.browser.relay import Relay
 from tests.conftest import ADA, ADMIN, CANTINE_A, SF_A, token_for
 
 pytestmark = pytest.mark.browser
@@ -94,4 +96,64 @@ async def test_a_revoked_key_sends_the_kiosk_back_to_pairing(client: Any, new_pa
     assert (await client.delete(f"/api/v1/booths/{SF_A}/device-key", headers=admin)).status == 204
     await page.wait_for_selector("body[data-screen=pair]", state="attached", timeout=10_000)
     assert "plus valable" in await page.inner_text("#pair-form .field-error")
+    assert page.problems == []
+
+
+async def test_offline_with_the_next_try_then_back_by_itself(client: Any, new_page: Any) -> None:
+    """The server goes away (connections reset, new ones refused): the kiosk says it is offline
+    and when it tries again, on the booth's clock; once the server is back it is online again."""
+    admin = await token_for(client, ADMIN)
+    key = (await (await client.post(f"/api/v1/booths/{CANTINE_A}/device-key", headers=admin)).json())[
+        "device_key"
+    ]
+    relay = Relay(client.port)
+    await relay.start()
+    try:
+        page = await new_page(locale="fr-FR")
+        await page.goto(f"{relay.origin}/kiosk")
+        await page.fill("#device-key", key)
+        await page.click("#pair-form [type=submit]")
+        await page.wait_for_selector("body[data-conn-state=idle]", state="attached")
+        assert await page.inner_text("#conn-status") == "En ligne"
+
+        await relay.cut()
+        status = page.locator("#conn-status[data-state=offline]")
+        await status.wait_for(timeout=15_000)
+        text = await status.inner_text()
+        match = re.fullmatch(
+            r"Hors ligne : le serveur est injoignable\. Nouvelle tentative à (\d\d):(\d\d):(\d\d)\.", text
+        )
+        assert match, text
+        # The next try is on the kiosk's clock (Paris, server time), within the 30 s backoff cap.
+        clock = await page.evaluate(
+            "import('/static/time.js').then((tm) => tm.timeWithSeconds(tm.serverNow(), 'Europe/Paris', 'fr'))"
+        )
+        shown = [int(part) for part in match.groups()]
+        now = [int(part) for part in clock.split(":")]
+        ahead = (shown[0] * 3600 + shown[1] * 60 + shown[2]) - (now[0] * 3600 + now[1] * 60 + now[2])
+        assert -2 <= ahead <= 31, (text, clock)
+        await screenshot(page, "kiosk-offline")
+
+        await relay.restore()
+        await page.locator("#conn-status[data-state=idle]").wait_for(timeout=40_000)
+        assert await page.inner_text("#conn-status") == "En ligne"
+        # Chromium logs each refused connection itself; nothing else may go wrong.
+        refused = ("ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET", "ERR_EMPTY_RESPONSE")
+        assert [p for p in page.problems if not any(r in p for r in refused)] == []
+    finally:
+        await relay.close()
+
+
+async def test_a_mistyped_key_is_told_so_not_that_it_expired(client: Any, new_page: Any) -> None:
+    page = await new_page()
+    await page.goto(str(client.make_url("/kiosk")))
+    await page.fill("#device-key", "dk_mistyped")
+    await page.click("#pair-form [type=submit]")
+    error = page.locator("#pair-form .field-error[data-error-for=device_key]")
+    await error.wait_for()
+    text = await error.inner_text()
+    assert text.startswith("This device key is not known here. Check that it was copied whole")
+    assert "any more" not in text
+    assert await error.get_attribute("role") == "alert"
+    assert await page.evaluate("document.activeElement.id") == "device-key"
     assert page.problems == []

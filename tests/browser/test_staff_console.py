@@ -45,6 +45,9 @@ async def test_issue_rotate_revoke_keys_and_see_booths_online(client: Any, new_p
     assert await page.is_hidden("#venue-picker")  # staff manage their own venue only
     row = page.locator(f"#booth-{CANTINE_A}")
     await row.locator(".status.offline").wait_for()
+    # A booth without a key offers only to issue one.
+    await row.locator(".key-cell", has_text="No key").wait_for()
+    assert await row.get_by_role("button", name="Revoke key: Cantine A").count() == 0
 
     await row.get_by_role("button", name="Issue key: Cantine A").click()
     first = (await page.locator("#device-key").inner_text()).strip()
@@ -52,13 +55,28 @@ async def test_issue_rotate_revoke_keys_and_see_booths_online(client: Any, new_p
     assert await page.evaluate("document.activeElement.id") == "device-key"
     assert await page.is_hidden(".key-replaced")
 
+    # The row now says when the key was issued (the venue's time, 24-hour) and that it is unused.
+    key_cell = row.locator(".key-cell")
+    await key_cell.locator("text=not used yet").wait_for()
+    assert "Key issued Mar 1, 2027, 13:00" in await key_cell.inner_text()
+
     ws = await _booth_socket(client, first)
     try:
         await row.locator(".status.online").wait_for(timeout=10_000)
         assert "Online" in await row.inner_text()
+        await key_cell.locator("text=last used Mar 1, 2027, 13:0").wait_for(timeout=10_000)
         await screenshot(page, "staff-booths-online")
-        # Rotating: a new key, and the booth connected with the old one is cut off at once.
-        await row.get_by_role("button", name="Issue key: Cantine A").click()
+        # Rotating asks first, since the kiosk using the current key stops at once.
+        await row.get_by_role("button", name="Rotate key: Cantine A").click()
+        dialog = page.get_by_role("dialog", name="Replace this booth’s key?")
+        await dialog.wait_for()
+        assert "Cantine A already has a key" in await dialog.inner_text()
+        assert await page.evaluate("document.activeElement.id") == "rotate-keep"
+        await dialog.get_by_role("button", name="Back").click()  # changing one's mind changes nothing
+        await dialog.wait_for(state="hidden")
+        assert await page.locator("#device-key").inner_text() == first
+        await row.get_by_role("button", name="Rotate key: Cantine A").click()
+        await dialog.get_by_role("button", name="Replace the key").click()
         await page.wait_for_selector(".key-replaced")
         second = (await page.locator("#device-key").inner_text()).strip()
         assert second.startswith("dk_") and second != first
@@ -115,16 +133,20 @@ async def test_hours_closures_override_and_utilization(client: Any, new_page: An
     assert venue["opening_hours"]["sat"] == [["10:00", "14:00"]]
 
     # A closure, in the venue's wall time, then removed.
-    await page.fill("#closure-start", "2027-03-16T14:00")
-    await page.fill("#closure-end", "2027-03-16T19:00")
+    await page.fill("#closure-start-day", "2027-03-16")
+    await page.fill("#closure-start-time", "14:00")
+    await page.fill("#closure-end-day", "2027-03-16")
+    await page.fill("#closure-end-time", "19:00")
     await page.fill("#closure-reason", "Staff training")
     await page.click("#closure-form [type=submit]")
     closure = page.locator(".closure", has_text="Staff training")
     await closure.wait_for()
     assert "14:00–19:00" in await closure.inner_text()
     # Ending before it starts is refused next to the "Until" field.
-    await page.fill("#closure-start", "2027-03-18T14:00")
-    await page.fill("#closure-end", "2027-03-18T10:00")
+    await page.fill("#closure-start-day", "2027-03-18")
+    await page.fill("#closure-start-time", "14:00")
+    await page.fill("#closure-end-day", "2027-03-18")
+    await page.fill("#closure-end-time", "10:00")
     await page.fill("#closure-reason", "Backwards")
     await page.click("#closure-form [type=submit]")
     await page.locator("#closure-form .field-error[data-error-for=end]").wait_for()
@@ -169,6 +191,11 @@ async def test_admin_switches_venue(client: Any, new_page: Any) -> None:
     # The choice is remembered.
     await page.reload()
     await page.locator("#venue-name", has_text="Mission Bay Commons").wait_for()
+
+    # Logging out shows the sign-in form with focus in it.
+    await page.get_by_role("button", name="Log out").click()
+    await page.wait_for_selector("#signin:not([hidden])")
+    assert await page.evaluate("document.activeElement.id") == "login-email"
 
     # An entrepreneur is sent back to the booking site.
     other = await new_page()
