@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ async def test_the_lease_holder_is_killed_and_the_call_goes_on(
 ) -> None:
     import redis.asyncio as redis
 
-    clock = ShiftedClock(datetime(2027, 3, 16, 15, 54, 30, tzinfo=UTC))  # the session ends at 16:00
+    clock = ShiftedClock(datetime(2027, 3, 16, 15, 50, tzinfo=UTC))
     nodes = [
         NodeProcess(
             name,
@@ -71,29 +71,31 @@ async def test_the_lease_holder_is_killed_and_the_call_goes_on(
             await node.ready()
         a, b = nodes
         async with aiohttp.ClientSession() as http:
-            admin = await login(http, a, ADMIN)
-            async with http.post(
-                f"{a.url}/api/v1/bookings",
-                headers=admin,
-                json={
-                    "booths": [CANTINE_A, SF_A],
-                    "start": "2027-03-16T15:00:00Z",
-                    "duration_minutes": 60,
-                    "title": "Failover",
-                    "override_reason": "a test session that is already running",
-                },
-            ) as r:
-                assert r.status == 201, await r.text()
-                booking = (await r.json())["id"]
             keys = {}
             for booth, staff in ((CANTINE_A, STAFF_PARIS), (SF_A, STAFF_SF)):
                 headers = await login(http, a, staff)
                 async with http.post(f"{a.url}/api/v1/booths/{booth}/device-key", headers=headers) as r:
                     assert r.status == 201, await r.text()
                     keys[booth] = (await r.json())["device_key"]
-
             paris = await open_booth(http, a, keys[CANTINE_A])
             sf = await open_booth(http, b, keys[SF_A])
+            # A session already running whose last-minute warning comes 30 s from now, however
+            # long the nodes took to start: the kill below comes well before it.
+            warning = clock.now().replace(microsecond=0) + timedelta(seconds=30)
+            admin = await login(http, a, ADMIN)
+            async with http.post(
+                f"{a.url}/api/v1/bookings",
+                headers=admin,
+                json={
+                    "booths": [CANTINE_A, SF_A],
+                    "start": (warning + timedelta(minutes=1) - timedelta(minutes=15)).isoformat(),
+                    "duration_minutes": 15,
+                    "title": "Failover",
+                    "override_reason": "a test session that is already running",
+                },
+            ) as r:
+                assert r.status == 201, await r.text()
+                booking = (await r.json())["id"]
             await paris.send(type="join", booking_id=booking)
             await paris.expect("joined")
             await paris.expect("peer_status", state="waiting")
@@ -124,13 +126,13 @@ async def test_the_lease_holder_is_killed_and_the_call_goes_on(
             await moved.expect("candidate", candidate=CANDIDATE, seq=seen + 1)
             await moved.expect("candidate", candidate=None, seq=seen + 2)
 
-            # An ICE restart across what is now one node, then the countdown at 15:55, fired
+            # An ICE restart across what is now one node, then the last-minute countdown, fired
             # once by the node that took the lease over.
             await moved.send(type="ice_restart", booking_id=booking)
             await staying.expect("ice_restart", **{"from": moved.booth_id})
             for booth in (moved, staying):
-                countdown = await booth.expect("countdown", wait=20)
-                assert 299 <= countdown["remaining_seconds"] <= 300
+                countdown = await booth.expect("countdown", wait=40)
+                assert 59 <= countdown["remaining_seconds"] <= 60
                 await booth.silent(1.5)  # no second countdown: the timer fired exactly once
             assert await _lease_holder(store, redis_prefix, booking) == survivor.name
             await moved.ws.close()
