@@ -191,3 +191,46 @@ class RedisProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
+
+
+async def login(http: aiohttp.ClientSession, base: str, email: str) -> dict[str, str]:
+    """The bearer header of a demo account, logged in through ``base``."""
+    from tests.conftest import DEMO_PASSWORD
+
+    async with http.post(f"{base}/api/v1/tokens", json={"email": email, "password": DEMO_PASSWORD}) as r:
+        assert r.status == 201, await r.text()
+        return {"Authorization": f"Bearer {(await r.json())['token']}"}
+
+
+async def book_running_session(http: aiohttp.ClientSession, base: str, start: datetime, minutes: int) -> int:
+    """Cantine A with SF A from ``start``, booked by the admin with an override: at short
+    notice, already running, or off the 15-minute grid, as the test needs."""
+    from tests.conftest import ADMIN, CANTINE_A, SF_A
+
+    async with http.post(
+        f"{base}/api/v1/bookings",
+        headers=await login(http, base, ADMIN),
+        json={
+            "booths": [CANTINE_A, SF_A],
+            "start": start.isoformat(),
+            "duration_minutes": minutes,
+            "title": "Paris meets San Francisco",
+            "override_reason": "a test session",
+        },
+    ) as r:
+        assert r.status == 201, await r.text()
+        return int((await r.json())["id"])
+
+
+async def pair_booths(http: aiohttp.ClientSession, base: str) -> dict[int, str]:
+    """Device keys for Cantine A and SF A, issued by each venue's staff."""
+    from tests.conftest import CANTINE_A, SF_A, STAFF_PARIS, STAFF_SF
+
+    keys = {}
+    for booth, staff in ((CANTINE_A, STAFF_PARIS), (SF_A, STAFF_SF)):
+        async with http.post(
+            f"{base}/api/v1/booths/{booth}/device-key", headers=await login(http, base, staff)
+        ) as r:
+            assert r.status == 201, await r.text()
+            keys[booth] = (await r.json())["device_key"]
+    return keys

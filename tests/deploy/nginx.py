@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -28,19 +27,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import missing_service
+from tests.nodes import free_port
 
 NGINX = Path("/usr/sbin/nginx")
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
 HTTP_CONTEXT = SHIPPED / "sebastian-http.conf"
 SERVER_CONTEXT = SHIPPED / "sebastian-locations.conf"
 STARTS_WITHIN = 10.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Two booth-server nodes behind Debian's nginx, configured with the shipped deploy/nginx files.
+"""Two booth-server nodes on PostgreSQL and Redis behind Debian's nginx, configured with the
+shipped deploy/nginx files.
 
 What these show: requests alternate between the nodes (round robin, no stickiness); a booth's
 WebSocket passes through and stays open with nothing but the server's pings; a draining node
@@ -21,9 +22,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from booth_server.keys import LIFECYCLE
-from tests.conftest import ADA, CANTINE_A, SF_A, STAFF_PARIS, STAFF_SF, token_for
+from tests.conftest import ADA, CANTINE_A, REDIS_URL, SF_A, STAFF_PARIS, STAFF_SF, token_for
 from tests.deploy.nginx import SERVER_CONTEXT, Nginx, NginxFront
 from webrtc.limits import HEARTBEAT_INTERVAL, IDLE_TIMEOUT
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 PATH = "/api/v1/signalling"
 #: Frequent pings keep the quiet-socket test short; nginx's read timeout stays as shipped.
@@ -71,10 +74,21 @@ class Front:
 
 
 @pytest.fixture
-async def front(make_client: Any, sqlite_url: str, nginx_front: NginxFront) -> AsyncIterator[Front]:
-    """Two nodes on one SQLite database (the second one's demo seeding finds it done)."""
+async def front(
+    postgres_url: str, redis_prefix: str, make_client: Any, nginx_front: NginxFront
+) -> AsyncIterator[Front]:
+    """Two nodes as deployed: one PostgreSQL database, one Redis (the second node's demo
+    seeding finds it done)."""
     nodes = [
-        await make_client(sqlite_url, signal_heartbeat=PING_EVERY, drain_seconds=300.0) for _ in range(2)
+        await make_client(
+            postgres_url,
+            signal_heartbeat=PING_EVERY,
+            drain_seconds=300.0,
+            redis_url=REDIS_URL,
+            redis_prefix=redis_prefix,
+            node_id=f"node-{index}",
+        )
+        for index in range(2)
     ]
     nginx = await nginx_front([node.port for node in nodes])
     async with aiohttp.ClientSession() as http:

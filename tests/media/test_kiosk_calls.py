@@ -12,7 +12,6 @@ end fire, as the real minutes would.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from tests.media.kiosk import (
     room_seqs,
     until,
 )
+from tests.nodes import free_port
 
 pytestmark = [pytest.mark.media, pytest.mark.browser]
 
@@ -44,12 +44,6 @@ FRAMES = 30
 WIDE = {"width": 1920, "height": 1080}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -84,7 +78,7 @@ class Booked:
 @pytest.fixture
 async def booked(tmp_path: Path) -> AsyncIterator[Booked]:
     env = Booked(
-        f"sqlite:///{tmp_path / 'kiosk.db'}", Clock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC)), _free_port()
+        f"sqlite:///{tmp_path / 'kiosk.db'}", Clock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC)), free_port()
     )
     await env.start()
     try:

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import ADA, ADMIN, CANTINE_A, DEMO_PASSWORD, SF_A, missing_service
+from tests.conftest import CANTINE_A, SF_A, missing_service
 from tests.deploy.nginx import Nginx, nginx_proxy
 from tests.media.kiosk import (
     COUNT_FRAMES,
@@ -34,7 +34,16 @@ from tests.media.kiosk import (
     room_seqs,
     until,
 )
-from tests.nodes import NodeProcess, RedisProcess, ShiftedClock, free_port, node_env, stop_all
+from tests.nodes import (
+    NodeProcess,
+    RedisProcess,
+    ShiftedClock,
+    book_running_session,
+    free_port,
+    node_env,
+    pair_booths,
+    stop_all,
+)
 
 pytestmark = [pytest.mark.media, pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
@@ -107,46 +116,15 @@ async def cluster(socket_database: str, tmp_path: Path) -> AsyncIterator[Cluster
                 nodes[name] = NodeProcess(name, port, env, tmp_path / f"{name}.log")
                 nodes[name].start(clock.now())
                 await nodes[name].ready()
-            keys, booking_id = await _book_and_pair(proxy.base)
+            async with aiohttp.ClientSession() as http:
+                keys = await pair_booths(http, proxy.base)
+                booking_id = await book_running_session(http, proxy.base, START, minutes=60)
             yield Cluster(nodes, proxy, store, clock, keys, booking_id)
     finally:
         await stop_all(list(nodes.values()))
         store.stop()
         for node in nodes.values():
             print(f"--- {node.name}\n{node.output()[-4000:]}")
-
-
-async def _book_and_pair(base: str) -> tuple[dict[int, str], int]:
-    async with aiohttp.ClientSession() as http:
-
-        async def login(email: str) -> dict[str, str]:
-            async with http.post(
-                f"{base}/api/v1/tokens", json={"email": email, "password": DEMO_PASSWORD}
-            ) as r:
-                assert r.status == 201, await r.text()
-                return {"Authorization": f"Bearer {(await r.json())['token']}"}
-
-        admin = await login(ADMIN)
-        async with http.post(
-            f"{base}/api/v1/bookings",
-            headers=admin,
-            json={
-                "booths": [CANTINE_A, SF_A],
-                "start": "2027-03-16T16:00:00Z",
-                "duration_minutes": 60,
-                "title": "Paris meets San Francisco",
-                "override_reason": "booked as it begins, for the test",
-            },
-        ) as r:
-            assert r.status == 201, await r.text()
-            booking_id = int((await r.json())["id"])
-        keys = {}
-        for booth in (CANTINE_A, SF_A):
-            async with http.post(f"{base}/api/v1/booths/{booth}/device-key", headers=admin) as r:
-                assert r.status == 201, await r.text()
-                keys[booth] = (await r.json())["device_key"]
-        assert ADA  # the demo organizer exists on the shared database
-        return keys, booking_id
 
 
 async def _open_kiosk(browser: Any, base: str, key: str) -> Any:

@@ -17,20 +17,23 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import ADMIN, CANTINE_A, DEMO_PASSWORD, REDIS_URL, SF_A, STAFF_PARIS, STAFF_SF
-from tests.nodes import NodeProcess, ShiftedClock, free_port, node_env, stop_all
+from tests.conftest import CANTINE_A, REDIS_URL, SF_A
+from tests.nodes import (
+    NodeProcess,
+    ShiftedClock,
+    book_running_session,
+    free_port,
+    node_env,
+    pair_booths,
+    stop_all,
+)
 from tests.server.signalling_support import CANDIDATE, SDP_ANSWER, SDP_OFFER, Booth
 from webrtc.limits import SEQ_EPOCH_SPAN
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 SIGNALLING = "/api/v1/signalling"
-
-
-async def login(http: aiohttp.ClientSession, node: NodeProcess, email: str) -> dict[str, str]:
-    async with http.post(f"{node.url}/api/v1/tokens", json={"email": email, "password": DEMO_PASSWORD}) as r:
-        assert r.status == 201, await r.text()
-        return {"Authorization": f"Bearer {(await r.json())['token']}"}
+START = datetime(2027, 3, 16, 16, 0, tzinfo=UTC)
 
 
 async def open_booth(http: aiohttp.ClientSession, node: NodeProcess, key: str, **hello: Any) -> Booth:
@@ -71,31 +74,15 @@ async def test_the_lease_holder_is_killed_and_the_call_goes_on(
             await node.ready()
         a, b = nodes
         async with aiohttp.ClientSession() as http:
-            keys = {}
-            for booth, staff in ((CANTINE_A, STAFF_PARIS), (SF_A, STAFF_SF)):
-                headers = await login(http, a, staff)
-                async with http.post(f"{a.url}/api/v1/booths/{booth}/device-key", headers=headers) as r:
-                    assert r.status == 201, await r.text()
-                    keys[booth] = (await r.json())["device_key"]
+            keys = await pair_booths(http, a.url)
             paris = await open_booth(http, a, keys[CANTINE_A])
             sf = await open_booth(http, b, keys[SF_A])
             # A session already running whose last-minute warning comes 30 s from now, however
             # long the nodes took to start: the kill below comes well before it.
             warning = clock.now().replace(microsecond=0) + timedelta(seconds=30)
-            admin = await login(http, a, ADMIN)
-            async with http.post(
-                f"{a.url}/api/v1/bookings",
-                headers=admin,
-                json={
-                    "booths": [CANTINE_A, SF_A],
-                    "start": (warning + timedelta(minutes=1) - timedelta(minutes=15)).isoformat(),
-                    "duration_minutes": 15,
-                    "title": "Failover",
-                    "override_reason": "a test session that is already running",
-                },
-            ) as r:
-                assert r.status == 201, await r.text()
-                booking = (await r.json())["id"]
+            booking = await book_running_session(
+                http, a.url, warning + timedelta(minutes=1) - timedelta(minutes=15), minutes=15
+            )
             await paris.send(type="join", booking_id=booking)
             await paris.expect("joined")
             await paris.expect("peer_status", state="waiting")
@@ -175,7 +162,8 @@ async def test_the_embedded_server_restarts_and_the_booths_resume(how: str, tmp_
         node.start(clock.now())
         await node.ready()
         async with aiohttp.ClientSession() as http:
-            booking, keys = await _session_with_paired_booths(http, node)
+            keys = await pair_booths(http, node.url)
+            booking = await book_running_session(http, node.url, START, minutes=60)
             paris = await open_booth(http, node, keys[CANTINE_A])
             sf = await open_booth(http, node, keys[SF_A])
             for booth in (paris, sf):
@@ -231,34 +219,6 @@ async def test_the_embedded_server_restarts_and_the_booths_resume(how: str, tmp_
     finally:
         await stop_all([node])
         print(node.output())
-
-
-async def _session_with_paired_booths(
-    http: aiohttp.ClientSession, node: NodeProcess
-) -> tuple[int, dict[int, str]]:
-    """A session of Cantine A and SF A from 16:00 to 17:00 (booked by the admin, at short notice),
-    and both booths paired."""
-    admin = await login(http, node, ADMIN)
-    async with http.post(
-        f"{node.url}/api/v1/bookings",
-        headers=admin,
-        json={
-            "booths": [CANTINE_A, SF_A],
-            "start": "2027-03-16T16:00:00Z",
-            "duration_minutes": 60,
-            "title": "Restart",
-            "override_reason": "a test session at short notice",
-        },
-    ) as r:
-        assert r.status == 201, await r.text()
-        booking = int((await r.json())["id"])
-    keys = {}
-    for booth, staff in ((CANTINE_A, STAFF_PARIS), (SF_A, STAFF_SF)):
-        headers = await login(http, node, staff)
-        async with http.post(f"{node.url}/api/v1/booths/{booth}/device-key", headers=headers) as r:
-            assert r.status == 201, await r.text()
-            keys[booth] = (await r.json())["device_key"]
-    return booking, keys
 
 
 async def _written(database: Path, entries: int, within: float = 10.0) -> None:
