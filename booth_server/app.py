@@ -24,6 +24,7 @@ from . import (
     api_live,
     api_venues,
     demo,
+    mail,
     pages,
     signalling,
 )
@@ -92,6 +93,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[SERVER_SECRET] = load_or_create(secret_file)
     app.cleanup_ctx.append(_database)
     signalling.setup(app)  # after _database: the booth websocket, /readyz, /metrics, shutdown
+    mail.setup(app)  # after _database: the outbox writer and the sender task
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_accounts.routes)
     app.router.add_routes(api_calendars.routes)  # before api_bookings: /bookings/{id}.ics

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from scheduler.database import Database
 from scheduler.devices import DeviceKeys
+from scheduler.outbox import Outbox
 from scheduler.store import Store
 
 from .clock import Clock
@@ -28,3 +29,5 @@ METRICS = web.AppKey("metrics", Metrics)
 SERVER_SECRET = web.AppKey("server_secret", bytes)
 BOOKINGS: web.AppKey[BookingService] = web.AppKey("bookings")
 SIGNALLING: web.AppKey[RoomRegistry] = web.AppKey("signalling")
+#: The mail outbox (booth_server/mail.py).
+OUTBOX = web.AppKey("outbox", Outbox)
