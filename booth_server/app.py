@@ -22,7 +22,9 @@ from . import (
     api_devices,
     api_kiosk,
     api_live,
+    api_mail,
     api_venues,
+    cancel_page,
     demo,
     mail,
     pages,
@@ -100,9 +102,11 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(api_bookings.routes)
     app.router.add_routes(api_venues.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(cancel_page.routes)
     app.router.add_routes(api_kiosk.routes)
     app.router.add_routes(api_devices.routes)
     app.router.add_routes(api_live.routes)
+    app.router.add_routes(api_mail.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/openapi.json", openapi)
     return app

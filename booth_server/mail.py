@@ -79,7 +79,7 @@ class SmtpTransport:
             self._client = await self._connect()
         try:
             await self._client.sendmail(self.envelope_from, [mail.recipient], mail.message)
-        except aiosmtplib.SMTPResponseException:
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
             raise  # the server refused this message; the connection is still good
         except BaseException:
             await self.idle()
@@ -144,6 +144,8 @@ def retry_at(attempts: int, now: datetime, config: Config) -> datetime | None:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+        exc = exc.recipients[0]
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"SMTP {exc.code}: {exc.message}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
