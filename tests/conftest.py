@@ -121,3 +121,14 @@ async def token_for(
     response = await client.post("/api/v1/tokens", json={"email": email, "password": password})
     assert response.status == 201, await response.text()
     return {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+
+@pytest.fixture
+async def smtp_server() -> AsyncIterator[Any]:
+    """A real SMTP server (aiosmtpd) in the test process: tests/server/smtp_support.py."""
+    from tests.server.smtp_support import SmtpServer
+
+    server = SmtpServer()
+    await server.start()
+    yield server
+    await server.stop()
