@@ -2,8 +2,8 @@
 
 * :func:`setup` registers :func:`write_mail` with the store, so each booking change writes its
   messages (:func:`scheduler.mail.plan`) in its own transaction, and starts the sender task.
-* The sender claims one due message at a time (:meth:`scheduler.outbox.Outbox.claim`), sends
-  it and stores the outcome; it wakes at once after a committed change (the booking service's
+* The sender claims due messages in small batches (:meth:`scheduler.outbox.Outbox.claim`),
+  sends them and stores their outcomes; it wakes at once after a committed change (the booking service's
   subscription), when the clock is moved, when the next message falls due, and every
   :data:`POLL_SECONDS` for messages written by another node.
 * A message that fails is retried after ``mail_retry_seconds`` × 4ⁿ (n: attempts so far),
@@ -98,7 +98,11 @@ class MaildirTransport:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._box = mailbox.Maildir(path, create=True)
+        # mailbox.Maildir(create=True) makes tmp/, new/ and cur/ only when the directory itself
+        # is new; an existing empty directory (BOOTH_MAILDIR made beforehand) needs them too.
+        for sub in ("tmp", "new", "cur"):
+            (path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._box = mailbox.Maildir(path, create=False)
 
     async def send(self, mail: ClaimedMail) -> None:
         await asyncio.to_thread(self._box.add, mail.message)
@@ -165,26 +169,30 @@ class MailSender:
         """Send every message due now; returns how many were tried."""
         tried = 0
         while True:
-            async with self.outbox.claim(self.clock.now()) as mail:
-                if mail is None:
-                    break
-                tried += 1
-                try:
-                    await self.transport.send(mail)
-                except Exception as exc:
-                    error = _describe(exc)
-                    again = retry_at(mail.attempts + 1, self.clock.now(), self.config)
-                    if again is None:
-                        mail.failed(error)
-                        log.error("mail %s to %s failed for good: %s", mail.message_id, mail.recipient, error)
-                    else:
-                        mail.retry(error, again)
-                        log.warning("mail %s to %s: %s; retrying", mail.message_id, mail.recipient, error)
-                else:
-                    mail.sent(self.clock.now())
+            async with self.outbox.claim(self.clock.now()) as batch:
+                for mail in batch:
+                    await self._send(mail)
+            if not batch:
+                break
+            tried += len(batch)
         if tried:
             await self.transport.idle()
         return tried
+
+    async def _send(self, mail: ClaimedMail) -> None:
+        try:
+            await self.transport.send(mail)
+        except Exception as exc:
+            error = _describe(exc)
+            again = retry_at(mail.attempts + 1, self.clock.now(), self.config)
+            if again is None:
+                mail.failed(error)
+                log.error("mail %s to %s failed for good: %s", mail.message_id, mail.recipient, error)
+            else:
+                mail.retry(error, again)
+                log.warning("mail %s to %s: %s; retrying", mail.message_id, mail.recipient, error)
+        else:
+            mail.sent(self.clock.now())
 
     async def _pause(self) -> None:
         timeout = POLL_SECONDS

@@ -21,16 +21,18 @@ time in each booth's city, plus the recipient's own zone when known, in the reci
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
+import hashlib
 import html
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.charset import BASE64, Charset
+from email.header import Header
+from email.utils import format_datetime, formataddr
 
 from . import cancel_links, ical, zones
 from .changes import BookingChanged, ChangeKind
@@ -346,17 +348,40 @@ def _message_id(sender: Sender) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-def _envelope(
-    sender: Sender, recipient: Recipient, subject: str, message_id: str, now: datetime
-) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
-    message["From"] = Address(sender.name, addr_spec=sender.address)
-    message["To"] = Address(recipient.name, addr_spec=recipient.email)
-    message["Subject"] = subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
-    return message
+_CRLF = b"\r\n"
+#: RFC 2047 words in base64: the default picks the shorter of base64 and Q by trying both,
+#: character by character, which was most of the time of a message.
+_UTF8_BASE64 = Charset("utf-8")
+_UTF8_BASE64.header_encoding = BASE64
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header line; non-ASCII values as RFC 2047 encoded words, folded."""
+    if value.isascii():
+        return f"{name}: {value}".encode("ascii") + _CRLF
+    encoded = Header(value, _UTF8_BASE64, header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}".encode("ascii") + _CRLF
+
+
+def _address(name: str, address: str) -> str:
+    return formataddr((name, address), charset=_UTF8_BASE64) if name else address
+
+
+def _qp_part(content_type: str, text: str) -> bytes:
+    body = "\r\n".join(text.splitlines()).encode("utf-8") + _CRLF
+    head = f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    return head.encode("ascii") + binascii.b2a_qp(body, istext=True)
+
+
+def _base64_part(headers: str, data: bytes) -> bytes:
+    lines = base64.encodebytes(data).splitlines()
+    return (headers + "Content-Transfer-Encoding: base64\r\n\r\n").encode("ascii") + _CRLF.join(lines) + _CRLF
+
+
+def _multipart(subtype: str, boundary: str, parts: Sequence[bytes]) -> bytes:
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n'.encode("ascii")
+    marker = f"--{boundary}\r\n".encode("ascii")
+    return head + b"".join(marker + part + _CRLF for part in parts) + f"--{boundary}--\r\n".encode("ascii")
 
 
 def build_message(
@@ -372,20 +397,47 @@ def build_message(
     method: str | None = None,
 ) -> bytes:
     """The RFC 5322 bytes (CRLF) of one message; with ``calendar``, an iMIP message whose
-    ``text/calendar`` part has ``method`` = the calendar's METHOD, and the same bytes attached."""
+    ``text/calendar`` part has ``method`` = the calendar's METHOD, and the same bytes attached.
+
+    Written out here rather than by ``email.message.EmailMessage``, whose header registry
+    parses every header it is given: it took 10 to 18 ms a message on these machines, and six
+    messages go into a booking's transaction. The parts are encoded by the standard library
+    (quoted-printable, base64, RFC 2047 words) into a fixed structure, and the tests read every
+    message back with the ``email`` package. Boundaries start with ``=_``, which neither
+    encoding can produce, and derive from the Message-ID: the same inputs give the same bytes.
+    """
     language = _language(recipient.language)
-    message = _envelope(sender, recipient, subject, message_id, now)
-    message.set_content(text, cte="quoted-printable")
-    message.add_alternative(html_text, subtype="html", cte="quoted-printable")
+    token = hashlib.sha256(message_id.encode()).hexdigest()[:24]
+    alternatives = [
+        _qp_part('text/plain; charset="utf-8"', text),
+        _qp_part('text/html; charset="utf-8"', html_text),
+    ]
     if calendar is not None:
         if method is None or f"\r\nMETHOD:{method}\r\n".encode() not in calendar:
             raise ValueError(f"the calendar's METHOD is not {method!r}")
-        message.add_alternative(
-            calendar.decode("utf-8"), subtype="calendar", cte="quoted-printable", params={"method": method}
+        calendar_type = f'text/calendar; charset="utf-8"; method={method}'
+        alternatives.append(_qp_part(calendar_type, calendar.decode("utf-8")))
+    body = _multipart("alternative", f"=_alt_{token}", alternatives)
+    if calendar is not None:
+        attached = _base64_part(
+            'Content-Type: application/ics; name="invite.ics"\r\n'
+            'Content-Disposition: attachment; filename="invite.ics"\r\n',
+            calendar,
         )
-        message.add_attachment(calendar, maintype="application", subtype="ics", filename="invite.ics")
-    message["Content-Language"] = language  # after the content: set_content drops Content-* headers
-    return message.as_bytes()
+        body = _multipart("mixed", f"=_mix_{token}", [body, attached])
+    head = b"".join(
+        (
+            _header("From", _address(sender.name, sender.address)),
+            _header("To", _address(recipient.name, recipient.email)),
+            _header("Subject", subject),
+            _header("Date", format_datetime(now)),
+            _header("Message-ID", message_id),
+            _header("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation auto-replies
+            _header("Content-Language", language),
+            b"MIME-Version: 1.0\r\n",
+        )
+    )
+    return head + body
 
 
 def _compose(

@@ -1,20 +1,20 @@
 """The mail outbox and mail settings in the database: rows in, domain values out.
 
 Messages are written by :meth:`Outbox.write` inside the transaction of the booking change they
-tell about (a change that rolls back leaves no message), and taken one at a time by
-:meth:`Outbox.claim`:
+tell about (a change that rolls back leaves no message), and taken in batches of up to
+:data:`CLAIM_BATCH` by :meth:`Outbox.claim`:
 
 * PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` in a transaction that stays open while the
   message is sent and is committed with its outcome. Another node skips the locked row, so two
   nodes never send one message at once; if the sending process dies, the database drops its
-  connection, the lock and the uncommitted outcome, and the message is due again at once.
+  connection, the locks and the uncommitted outcomes, and the messages are due again at once.
 * SQLite (one server process, one writer): the claim marks the row ``sending`` in one short
   write, the message is sent outside any transaction (the writer is never held during SMTP),
   and a second write stores the outcome. A process that died leaves ``sending`` rows, which
   :meth:`Outbox.release_claims` puts back when the next process starts.
 
 Either way a crash between the SMTP server's acceptance and the stored outcome sends the
-message again, with the same bytes and ``Message-ID``: delivery is at least once.
+messages of that batch again, with the same bytes and ``Message-ID``: at least once.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from .mail import DEFAULT_LANGUAGE, OutgoingMail
 from .tables import AccountRow, BoothHoldRow, BoothRow, MailSettingsRow, OutboxRow
 
 STATUSES = ("pending", "sending", "sent", "failed", "superseded", "skipped", "expired")
+#: Messages claimed at once: one claim and one outcome write for them all. A sender that dies
+#: mid-batch sends again those of its batch it had sent (at least once).
+CLAIM_BATCH = 20
 MAX_ERROR = 1000
 
 
@@ -181,39 +184,54 @@ class Outbox:
 
     # -- the sender ---------------------------------------------------------------------------
 
-    async def _take(self, session: AsyncSession, now: datetime) -> OutboxRow | None:
-        """The next due message, locked; reminders too late or refused are settled on the way."""
+    async def _take(self, session: AsyncSession, now: datetime, limit: int) -> list[OutboxRow]:
+        """Up to ``limit`` due messages, locked; reminders too late or refused are settled on
+        the way (and not returned)."""
         while True:
             query = (
                 select(OutboxRow)
                 .where(OutboxRow.status == "pending", OutboxRow.send_after <= now)
                 .order_by(OutboxRow.send_after, OutboxRow.id)
-                .limit(1)
+                .limit(limit)
             )
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
-            row = await session.scalar(query)
-            if row is None:
-                return None
-            if row.expires_at is not None and row.expires_at <= now:
-                row.status = "expired"
-            elif row.kind == "reminder" and not await self._wants_reminders(session, row.recipient):
-                row.status = "skipped"
-            else:
-                return row
+            rows = list(await session.scalars(query))
+            if not rows:
+                return []
+            refused = await self._refusing_reminders(
+                session, {r.recipient for r in rows if r.kind == "reminder"}
+            )
+            kept = []
+            for row in rows:
+                if row.expires_at is not None and row.expires_at <= now:
+                    row.status = "expired"
+                elif row.kind == "reminder" and row.recipient.lower() in refused:
+                    row.status = "skipped"
+                else:
+                    kept.append(row)
+            if kept:
+                return kept
             await session.flush()
 
     @staticmethod
-    async def _wants_reminders(session: AsyncSession, email: str) -> bool:
-        refused = await session.scalar(
-            select(MailSettingsRow.account_id)
-            .join(AccountRow, AccountRow.id == MailSettingsRow.account_id)
-            .where(func.lower(AccountRow.email) == email.lower(), MailSettingsRow.reminders.is_(False))
+    async def _refusing_reminders(session: AsyncSession, emails: set[str]) -> set[str]:
+        """Those of ``emails`` whose account turned reminders off."""
+        if not emails:
+            return set()
+        found = await session.scalars(
+            select(func.lower(AccountRow.email))
+            .join(MailSettingsRow, MailSettingsRow.account_id == AccountRow.id)
+            .where(func.lower(AccountRow.email).in_(sorted(e.lower() for e in emails)))
+            .where(MailSettingsRow.reminders.is_(False))
         )
-        return refused is None
+        return set(found)
 
     @staticmethod
     def _store(row: OutboxRow, claimed: ClaimedMail) -> None:
+        if claimed.status == "sending":  # not tried: due again as it was
+            row.status = "pending"
+            return
         row.attempts += 1
         row.status = claimed.status
         row.last_error = claimed.error
@@ -222,40 +240,41 @@ class Outbox:
         elif claimed.status == "pending" and claimed.at is not None:
             row.send_after = claimed.at
 
+    @staticmethod
+    def _claimed(row: OutboxRow) -> ClaimedMail:
+        return ClaimedMail(row.id, row.message_id, row.recipient, row.message, row.attempts)
+
     @asynccontextmanager
-    async def claim(self, now: datetime) -> AsyncIterator[ClaimedMail | None]:
-        """Hold the next due message (None if there is none) while the caller sends it and
-        records the outcome on it; the outcome is stored when the block ends. If the block
-        raises, the message stays due."""
+    async def claim(self, now: datetime, limit: int = CLAIM_BATCH) -> AsyncIterator[list[ClaimedMail]]:
+        """Hold up to ``limit`` due messages (none: an empty list) while the caller sends them
+        and records each outcome; the outcomes are stored when the block ends. A message whose
+        outcome is not recorded, or every message if the block raises, stays due."""
         if not self.db.is_sqlite:
             async with self.db.write() as session:
-                row = await self._take(session, now)
-                if row is None:
-                    yield None
-                    return
-                claimed = ClaimedMail(row.id, row.message_id, row.recipient, row.message, row.attempts)
-                yield claimed
-                if claimed.status != "sending":
+                rows = await self._take(session, now, limit)
+                batch = [self._claimed(row) for row in rows]
+                yield batch
+                for row, claimed in zip(rows, batch, strict=True):
                     self._store(row, claimed)
             return
         async with self.db.write() as session:
-            row = await self._take(session, now)
-            if row is not None:
+            rows = await self._take(session, now, limit)
+            for row in rows:
                 row.status = "sending"
-                claimed = ClaimedMail(row.id, row.message_id, row.recipient, row.message, row.attempts)
-        if row is None:
-            yield None
-            return
+            batch = [self._claimed(row) for row in rows]
         try:
-            yield claimed
+            yield batch
         finally:
-            async with self.db.write() as session:
-                stored = await session.get(OutboxRow, claimed.id)
-                if stored is not None and stored.status == "sending":
-                    if claimed.status == "sending":
-                        stored.status = "pending"
-                    else:
-                        self._store(stored, claimed)
+            if batch:
+                async with self.db.write() as session:
+                    ids = [claimed.id for claimed in batch]
+                    stored = {
+                        r.id: r for r in await session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)))
+                    }
+                    for claimed in batch:
+                        row = stored.get(claimed.id)
+                        if row is not None and row.status == "sending":
+                            self._store(row, claimed)
 
     async def release_claims(self) -> int:
         """SQLite: put back the messages a dead process had claimed (there is one server process

@@ -100,7 +100,7 @@ def test_plan_of_each_change() -> None:
         (MailKind.CANCELLATION, "ada@example.org"),
         (MailKind.CANCELLATION, "bob@example.org"),
     ]  # no reminder for a cancelled session
-    assert b"\r\nMETHOD:CANCEL\r\n" in gone[0].message and b'method="CANCEL"' in gone[0].message
+    assert b"\r\nMETHOD:CANCEL\r\n" in gone[0].message and b"; method=CANCEL\r\n" in gone[0].message
     assert len({m.message_id for m in created + changed + gone}) == len(created + changed + gone)
 
 

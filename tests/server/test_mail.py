@@ -253,7 +253,7 @@ async def test_without_smtp_messages_go_to_a_maildir_beside_the_database(
     new = maildir / "new"
     await wait_until(lambda: new.is_dir() and len(list(new.iterdir())) == 2, what="two files in the maildir")
     contents = [path.read_bytes() for path in new.iterdir()]
-    assert all(b'method="REQUEST"' in data and b"\r\nMETHOD:REQUEST\r\n" in data for data in contents)
+    assert all(b"; method=REQUEST\r\n" in data and b"\r\nMETHOD:REQUEST\r\n" in data for data in contents)
     assert {re.search(rb"^To: .*?<?([\w.@-]+)>?\r$", d, re.M).group(1).decode() for d in contents} == {  # type: ignore[union-attr]
         ADA,
         GUEST,
@@ -279,3 +279,33 @@ async def test_mail_settings_refuse_bad_values_by_name(make_client: Any, sqlite_
         assert answer.status == 422, body
         assert (await answer.json())["error"]["field"] == field
     assert (await client.get("/api/v1/me/mail-settings")).status == 401
+
+
+async def test_mail_answers_fit_the_documented_schemas(
+    make_client: Any, sqlite_url: str, smtp_server: SmtpServer
+) -> None:
+    from tests.server.test_openapi import _validator
+
+    client = await mail_client(make_client, sqlite_url, smtp_server)
+    ada, admin = await token_for(client), await token_for(client, ADMIN)
+    _validator("MailSettings").validate(
+        await (await client.get("/api/v1/me/mail-settings", headers=ada)).json()
+    )
+    await client.post("/api/v1/bookings", headers=ada, json=booking("2027-03-16T16:00:00Z"))
+    await smtp_server.wait_for(lambda: len(smtp_server.received) == 1)
+    answer = await (await client.get("/api/v1/venues/1/outbox", headers=admin)).json()
+    assert {m["status"] for m in answer["messages"]} == {"sent", "pending"}
+    for message in answer["messages"]:
+        _validator("OutboxMessage").validate(message)
+
+
+async def test_an_existing_empty_directory_becomes_the_maildir(
+    make_client: Any, sqlite_url: str, tmp_path: Any
+) -> None:
+    maildir = tmp_path / "mail"
+    maildir.mkdir()
+    client = await make_client(sqlite_url, maildir=str(maildir))
+    ada = await token_for(client)
+    await client.post("/api/v1/bookings", headers=ada, json=booking("2027-03-16T16:00:00Z"))
+    new = maildir / "new"
+    await wait_until(lambda: new.is_dir() and len(list(new.iterdir())) == 1, what="a file in the maildir")

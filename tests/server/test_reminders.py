@@ -6,6 +6,7 @@ on every move of the clock, so the messages arrive at once.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +52,8 @@ async def test_reminders_a_day_and_an_hour_before_with_the_cancel_link_for_the_o
     move_clock_to(clock, datetime(2027, 3, 15, 15, 59, tzinfo=UTC))
     entries = await client.app[OUTBOX].entries(booking_id=booking_id, status="pending")
     day, hour = datetime(2027, 3, 15, 16, 0, tzinfo=UTC), datetime(2027, 3, 16, 15, 0, tzinfo=UTC)
-    assert sorted((e.kind, e.recipient, e.send_after, e.expires_at) for e in entries) == sorted(
+    reminders = [e for e in entries if e.kind == "reminder"]
+    assert sorted((e.kind, e.recipient, e.send_after, e.expires_at) for e in reminders) == sorted(
         ("reminder", recipient, at, START) for at in (day, hour) for recipient in (ADA, GUEST)
     )
     assert len(smtp_server.received) == 2  # nothing before its time
@@ -160,7 +162,12 @@ async def test_an_account_that_turned_reminders_off_gets_none(
         entries = await client.app[OUTBOX].entries(booking_id=booking_id, status="skipped")
         return [e.recipient for e in entries]
 
-    assert await skipped() == [ADA]
+    # On PostgreSQL the skip commits with the claim of the next message, once that one is sent.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while await skipped() != [ADA]:
+        assert loop.time() < deadline, await skipped()
+        await asyncio.sleep(0.02)
     assert len(smtp_server.to(ADA)) == 1  # the invitation only
     admin = await token_for(client, ADMIN)
     answer = await client.get("/api/v1/venues/1/outbox?status=skipped", headers=admin)
