@@ -164,11 +164,12 @@ class MailSender:
         self.clock = clock
         self.config = config
         self.wake = asyncio.Event()
+        self.stopping = False
 
     async def send_due(self) -> int:
         """Send every message due now; returns how many were tried."""
         tried = 0
-        while True:
+        while not self.stopping:
             async with self.outbox.claim(self.clock.now()) as batch:
                 for mail in batch:
                     await self._send(mail)
@@ -194,6 +195,15 @@ class MailSender:
         else:
             mail.sent(self.clock.now())
 
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """Let the batch in hand finish (its outcomes stored), then end; cancel after 10 s."""
+        self.stopping = True
+        self.wake.set()
+        try:
+            await asyncio.wait_for(task, 10)
+        except TimeoutError:
+            pass  # wait_for cancelled it: at least once, the batch is sent again later
+
     async def _pause(self) -> None:
         timeout = POLL_SECONDS
         due = await self.outbox.next_due()
@@ -204,13 +214,15 @@ class MailSender:
         self.wake.clear()
 
     async def run(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 await self.send_due()
                 await self._pause()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self.stopping:
+                    return
                 log.exception("the mail sender failed; trying again in %s s", POLL_SECONDS)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
@@ -266,9 +278,7 @@ async def _mail(app: web.Application) -> AsyncIterator[None]:
     yield
     unsubscribe()
     stop_listening()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await sender.stop(task)
     await sender.transport.idle()
 
 

@@ -27,12 +27,13 @@ import enum
 import hashlib
 import html
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.charset import BASE64, Charset
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from typing import Any
 
 from . import cancel_links, ical, zones
 from .changes import BookingChanged, ChangeKind
@@ -202,7 +203,7 @@ def local_span(start: datetime, end: datetime, tz: str, language: str) -> str:
     return f"{text} ({_offset(e)})"
 
 
-def _delay(minutes: int, words: dict[object, str]) -> str:
+def _delay(minutes: int, words: Mapping[Any, str]) -> str:
     if minutes == 60:
         return words["hour"]
     if minutes % 60 == 0:

@@ -279,9 +279,9 @@ class Outbox:
                         r.id: r for r in await session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)))
                     }
                     for claimed in batch:
-                        row = stored.get(claimed.id)
-                        if row is not None and row.status == "sending":
-                            self._store(row, claimed)
+                        found = stored.get(claimed.id)
+                        if found is not None and found.status == "sending":
+                            self._store(found, claimed)
 
     async def release_claims(self) -> int:
         """SQLite: put back the messages a dead process had claimed (there is one server process

@@ -70,7 +70,11 @@ async def test_each_change_mails_the_right_message_to_the_right_people(
         word = {"REQUEST": "Updated", "CANCEL": "Cancelled"}[method]
         expected.append((method, word, after["sequence"], after["start"], after["end"]))
         count = 2 * len(expected)
-        await smtp_server.wait_for(lambda count=count: len(smtp_server.received) == count)
+
+        def arrived(count: int = count) -> bool:
+            return len(smtp_server.received) == count
+
+        await smtp_server.wait_for(arrived)
 
     for address in (ADA, GUEST):
         received = smtp_server.to(address)
