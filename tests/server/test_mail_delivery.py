@@ -85,9 +85,15 @@ class ServerProcess:
         await asyncio.wait_for(self.process.wait(), 10)
 
     async def stop(self) -> None:
+        """SIGTERM: a stopping server may first answer /readyz 503 for a while (a drain)."""
         if self.process is not None and self.process.returncode is None:
             self.process.terminate()
-            await asyncio.wait_for(self.process.wait(), 10)
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+                raise
 
 
 async def _token(http: aiohttp.ClientSession, origin: str, email: str) -> dict[str, str]:
