@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 @dataclass
@@ -44,6 +45,9 @@ class SmtpServer:
     #: Seconds to hold the final reply to DATA, after the message is recorded.
     delay: float = 0.0
     refused_count: int = 0
+    #: With users, AUTH is required (PLAIN or LOGIN, over the loopback without TLS).
+    users: dict[str, str] = field(default_factory=dict)
+    logins: list[str] = field(default_factory=list)
     _server: asyncio.AbstractServer | None = None
 
     @property
@@ -68,10 +72,34 @@ class SmtpServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: SMTP(self, hostname="smtp.test", loop=loop), host="127.0.0.1", port=0
-        )
+
+        def protocol() -> SMTP:
+            if not self.users:
+                return SMTP(self, hostname="smtp.test", loop=loop)
+            with warnings.catch_warnings():  # AUTH without TLS: on the loopback, on purpose
+                warnings.simplefilter("ignore", UserWarning)
+                return SMTP(
+                    self,
+                    hostname="smtp.test",
+                    loop=loop,
+                    authenticator=self._authenticate,
+                    auth_required=True,
+                    auth_require_tls=False,
+                )
+
+        self._server = await loop.create_server(protocol, host="127.0.0.1", port=0)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = data.login.decode(), data.password.decode()
+        if self.users.get(login) != password:
+            return AuthResult(success=False, handled=False)
+        self.logins.append(login)
+        return AuthResult(success=True)
 
     async def stop(self) -> None:
         if self._server is not None:

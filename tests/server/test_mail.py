@@ -313,3 +313,49 @@ async def test_an_existing_empty_directory_becomes_the_maildir(
     await client.post("/api/v1/bookings", headers=ada, json=booking("2027-03-16T16:00:00Z"))
     new = maildir / "new"
     await wait_until(lambda: new.is_dir() and len(list(new.iterdir())) == 1, what="a file in the maildir")
+
+
+async def test_smtp_login_from_the_url_or_the_password_file(
+    make_client: Any, sqlite_url: str, smtp_server: SmtpServer, tmp_path: Any
+) -> None:
+    smtp_server.users["booths@sebastian.example"] = "p@ss:word"
+    password_file = tmp_path / "smtp.password"
+    password_file.write_text("p@ss:word\n")
+    url = f"smtp://booths%40sebastian.example@127.0.0.1:{smtp_server.port}"
+    client = await make_client(
+        sqlite_url,
+        smtp_url=url,
+        smtp_password_file=str(password_file),
+        mail_from=FROM,
+        mail_retry_seconds=0.05,
+    )
+    ada = await token_for(client)
+    await client.post("/api/v1/bookings", headers=ada, json=booking("2027-03-16T16:00:00Z"))
+    await smtp_server.wait_for(lambda: len(smtp_server.received) == 1)
+    assert smtp_server.logins == ["booths@sebastian.example"]
+
+
+async def test_a_wrong_smtp_password_is_retried_then_failed(
+    make_client: Any, sqlite_url: str, smtp_server: SmtpServer
+) -> None:
+    smtp_server.users["booths@sebastian.example"] = "right"
+    url = f"smtp://booths%40sebastian.example:wrong@127.0.0.1:{smtp_server.port}"
+    client = await make_client(
+        sqlite_url, smtp_url=url, mail_from=FROM, mail_retry_seconds=0.05, mail_max_attempts=2
+    )
+    ada = await token_for(client)
+    answer = await client.post("/api/v1/bookings", headers=ada, json=booking("2027-03-16T16:00:00Z"))
+    booking_id = (await answer.json())["id"]
+
+    async def failed() -> list[Any]:
+        entries = await client.app[OUTBOX].entries(booking_id=booking_id, status="failed")
+        return [e.last_error for e in entries]
+
+    await wait_until_async(lambda: _count(failed), 1)
+    [error] = await failed()
+    assert error.startswith("SMTP 535") and "wrong" not in error
+    assert smtp_server.received == []
+
+
+async def _count(probe: Any) -> int:
+    return len(await probe())
