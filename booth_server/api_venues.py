@@ -86,15 +86,35 @@ RULE_LIMITS = {
 }
 
 
-def _rules(body: dict[str, Any]) -> dict[str, int]:
+#: E-mail reminders: at most this many, each 5 minutes to 7 days before the start.
+MAX_REMINDERS, REMINDER_LIMITS = 4, (5, 7 * 24 * 60)
+
+
+def _reminder_minutes(raw: Any) -> list[int]:
+    name = "rules.reminder_minutes"
+    if not isinstance(raw, list) or len(raw) > MAX_REMINDERS:
+        raise InvalidInput(
+            f"{name} must be a list of at most {MAX_REMINDERS} delays in minutes, e.g. [1440, 60]; [] for none",
+            field=name,
+        )
+    return sorted(
+        {v.integer(item, name, low=REMINDER_LIMITS[0], high=REMINDER_LIMITS[1]) for item in raw}, reverse=True
+    )
+
+
+def _rules(body: dict[str, Any]) -> dict[str, Any]:
     """Overrides of the server-wide default rules, each named and bounded."""
     value = body.get("rules", {})
     if not isinstance(value, dict):
         raise InvalidInput('rules must be an object such as {"buffer_minutes": 15}', field="rules")
-    rules = {}
+    rules: dict[str, Any] = {}
     for name, raw in value.items():
+        if name == "reminder_minutes":
+            rules[name] = _reminder_minutes(raw)
+            continue
         if name not in RULE_LIMITS:
-            raise InvalidInput(f"rules: unknown rule {name!r}; use {', '.join(RULE_LIMITS)}", field="rules")
+            known = ", ".join([*RULE_LIMITS, "reminder_minutes"])
+            raise InvalidInput(f"rules: unknown rule {name!r}; use {known}", field="rules")
         low, high = RULE_LIMITS[name]
         rules[name] = v.integer(raw, f"rules.{name}", low=low, high=high)
     return rules

@@ -22,9 +22,12 @@ from . import (
     api_devices,
     api_kiosk,
     api_live,
+    api_mail,
     api_venues,
+    cancel_page,
     demo,
     lifecycle,
+    mail,
     pages,
     signalling,
 )
@@ -94,15 +97,18 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.cleanup_ctx.append(_database)
     lifecycle.setup(app, config.drain_seconds)  # before signalling: /readyz 503 before sockets close
     signalling.setup(app)  # after _database: the booth websocket, /metrics, shutdown
+    mail.setup(app)  # after _database: the outbox writer and the sender task
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_accounts.routes)
     app.router.add_routes(api_calendars.routes)  # before api_bookings: /bookings/{id}.ics
     app.router.add_routes(api_bookings.routes)
     app.router.add_routes(api_venues.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(cancel_page.routes)
     app.router.add_routes(api_kiosk.routes)
     app.router.add_routes(api_devices.routes)
     app.router.add_routes(api_live.routes)
+    app.router.add_routes(api_mail.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/openapi.json", openapi)
     return app

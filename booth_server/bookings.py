@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from scheduler import policy
+from scheduler.cancel_links import CancelLink
 from scheduler.changes import BookingChanged
-from scheduler.errors import Forbidden
+from scheduler.errors import Forbidden, NotFound
 from scheduler.model import Account, BookingView
 from scheduler.store import BookingChange, NewBooking, Store
 
@@ -70,6 +71,20 @@ class BookingService:
         view, event = await self.store.cancel_booking(booking_id, actor, self.clock.now())
         await self._emit(event)
         return view
+
+    async def cancel_from_link(self, link: CancelLink) -> tuple[BookingView, bool]:
+        """Cancel from a verified one-click link of a reminder (no login): as the booking's
+        organizer, and only at the link's sequence. Returns the booking and whether this call
+        cancelled it (False: it was cancelled already, by this link or otherwise)."""
+        current = await self.store.booking(link.booking_id)
+        organizer = await self.store.account(current.organizer_id)
+        if organizer is None:
+            raise NotFound(f"there is no booking with id {link.booking_id}", field="token")
+        view, event = await self.store.cancel_booking(
+            link.booking_id, organizer, self.clock.now(), at_sequence=link.sequence
+        )
+        await self._emit(event)
+        return view, event is not None
 
     async def _emit(self, event: BookingChanged | None) -> None:
         """Hand a committed change to every subscriber. Never raises: the change is stored, and a

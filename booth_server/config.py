@@ -7,10 +7,14 @@ as a :class:`ConfigError` naming the setting, so the CLI can print it and exit 2
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from email.utils import parseaddr
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from webrtc.limits import AUTH_TIMEOUT, HEARTBEAT_INTERVAL, IDLE_TIMEOUT
 
@@ -89,6 +93,66 @@ def parse_drain_seconds(value: str, name: str) -> float:
     return seconds
 
 
+def _parse_attempts(value: str, name: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 50:
+        raise ConfigError(f"{name}: {value!r} is not a number of attempts from 1 to 50")
+    return int(value)
+
+
+_MAIL_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+$")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send mail: ``smtps://`` is TLS from the first byte (port 465 by
+    default), ``smtp://`` upgrades with STARTTLS (port 587 by default), which it requires
+    unless the relay is on a loopback address."""
+
+    host: str
+    port: int
+    implicit_tls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def require_starttls(self) -> bool:
+        return not self.implicit_tls and self.host not in ("127.0.0.1", "::1", "localhost")
+
+    @classmethod
+    def parse(cls, url: str, password_file: str | None) -> SmtpSettings:
+        name = "BOOTH_SMTP_URL"
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"{name}: not a valid URL ({exc})") from None
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ConfigError(
+                f"{name}: use smtp://host:587 (STARTTLS) or smtps://host:465 (TLS), not {parts.scheme!r}"
+            )
+        if not parts.hostname:
+            raise ConfigError(f"{name}: the URL names no host, e.g. smtp://mail.example.org:587")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ConfigError(f"{name}: give only user, password, host and port, e.g. smtps://user@host:465")
+        username = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password is not None else None
+        if password_file is not None:
+            if password is not None:
+                raise ConfigError(
+                    f"{name} holds a password and BOOTH_SMTP_PASSWORD_FILE is set: give it in one place"
+                )
+            try:
+                password = Path(password_file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"BOOTH_SMTP_PASSWORD_FILE: cannot read {password_file}: {exc}") from None
+            if not password:
+                raise ConfigError(f"BOOTH_SMTP_PASSWORD_FILE: {password_file} is empty")
+        if password is not None and not username:
+            raise ConfigError(f"{name}: a password needs a user name, e.g. smtps://user@host:465")
+        implicit = parts.scheme == "smtps"
+        return cls(parts.hostname, port or (465 if implicit else 587), implicit, username, password)
+
+
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
@@ -122,6 +186,16 @@ class Config:
     #: On SIGTERM or SIGINT: seconds of /readyz 503 with the listener still open, before the
     #: sockets are told to go away (booth_server/lifecycle.py, docs/deploy.md).
     drain_seconds: float = field(default=10.0, metadata={"parse": parse_drain_seconds})
+    #: Mail (docs/mail.md): ``smtp://`` (STARTTLS) or ``smtps://`` (TLS) with user and password
+    #: in the URL or in ``smtp_password_file``; without it messages go to ``maildir``.
+    smtp_url: str | None = field(default=None, repr=False)
+    smtp_password_file: str | None = None
+    mail_from: str | None = None
+    #: Where messages go without SMTP; default: beside the SQLite database, or ./sebastian.maildir.
+    maildir: str | None = None
+    #: Back-off of a message the SMTP server refused: this many seconds, times 4 per attempt.
+    mail_retry_seconds: float = field(default=60.0, metadata={"parse": _parse_seconds})
+    mail_max_attempts: int = field(default=6, metadata={"parse": _parse_attempts})
     log_level: str = "INFO"
 
     @property
@@ -163,4 +237,31 @@ class Config:
                 "BOOTH_TURN_URLS is set but BOOTH_TURN_SECRET is not: give coturn's "
                 "static-auth-secret so booths get TURN credentials"
             )
+        config.smtp()  # names every bad mail setting now, not at the first message
+        config.sender()
         return config
+
+    def smtp(self) -> SmtpSettings | None:
+        """The SMTP relay of ``smtp_url`` (None: write to the maildir); raises ConfigError."""
+        if self.smtp_url is None:
+            if self.smtp_password_file is not None:
+                raise ConfigError("BOOTH_SMTP_PASSWORD_FILE is set but BOOTH_SMTP_URL is not")
+            return None
+        return SmtpSettings.parse(self.smtp_url, self.smtp_password_file)
+
+    def sender(self) -> tuple[str, str]:
+        """(display name, address) of ``mail_from``; required with SMTP, a local default without."""
+        if self.mail_from is None:
+            if self.smtp_url is not None:
+                raise ConfigError(
+                    "BOOTH_SMTP_URL is set but BOOTH_MAIL_FROM is not: give the address messages "
+                    "come from, e.g. 'Sebastian <booths@example.org>'"
+                )
+            return ("Sebastian", "sebastian@localhost")
+        name, address = parseaddr(self.mail_from)
+        if not _MAIL_ADDRESS.match(address):
+            raise ConfigError(
+                f"BOOTH_MAIL_FROM: {self.mail_from!r} is not an e-mail address such as "
+                "booths@example.org or 'Sebastian <booths@example.org>'"
+            )
+        return (name or "Sebastian", address)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from scheduler.database import Database
 from scheduler.devices import DeviceKeys
+from scheduler.outbox import Outbox
 from scheduler.store import Store
 
 from .clock import Clock
@@ -31,3 +32,5 @@ BOOKINGS: web.AppKey[BookingService] = web.AppKey("bookings")
 SIGNALLING: web.AppKey[SignallingNode] = web.AppKey("signalling")
 #: Ready or draining before a stop (booth_server/lifecycle.py).
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")
+#: The mail outbox (booth_server/mail.py).
+OUTBOX = web.AppKey("outbox", Outbox)

@@ -87,6 +87,9 @@ def _secure(response: _Response) -> _Response:
     return response
 
 
+secure_page = _secure  # for the server-rendered pages of other modules (booth_server/cancel_page.py)
+
+
 async def page(request: web.Request) -> web.Response:
     name = _PAGES[request.path]
     text = (_static_dir() / name).read_text(encoding="utf-8")

@@ -298,7 +298,14 @@ def _guest_address(guest: str) -> tuple[str, str] | None:
     return name, addr
 
 
-def _event_lines(view: BookingView, *, busy_only: bool, method: str | None, url: str | None) -> list[str]:
+def _event_lines(
+    view: BookingView,
+    *,
+    busy_only: bool,
+    method: str | None,
+    url: str | None,
+    mailer: tuple[str, str] | None = None,
+) -> list[str]:
     cancelled = view.status is BookingStatus.CANCELLED or method == "CANCEL"
     updated = _stamp(view.updated_at)
     lines = [
@@ -321,7 +328,9 @@ def _event_lines(view: BookingView, *, busy_only: bool, method: str | None, url:
     lines.append(f"DESCRIPTION:{_escape(_description(view, url))}")
     if url:
         lines.append(f"URL:{_uri(url)}")
-    if method is not None:
+    if method is not None and mailer is not None:
+        lines.extend(_mailed_people(view, mailer))
+    elif method is not None:
         organizer = f"mailto:{_uri(view.organizer_email)}"
         cn = view.organizer_name or view.organizer_email
         lines.append(f"ORGANIZER;CN={_param(cn)}:{organizer}")
@@ -341,6 +350,35 @@ def _event_lines(view: BookingView, *, busy_only: bool, method: str | None, url:
                     f"ATTENDEE{cn_part};CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;"
                     f"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{email}"
                 )
+    return lines
+
+
+def _mailed_people(view: BookingView, mailer: tuple[str, str]) -> list[str]:
+    """ORGANIZER and ATTENDEEs of an invitation the server mails itself (RFC 6047).
+
+    The ORGANIZER is the server's own From address, so that the sender of the message is its
+    organizer (Gmail and Outlook trust an invitation whose From matches its ORGANIZER, and each
+    recipient, the booking's organizer included, gets the usual invitation buttons). The
+    booking's organizer and each guest are ATTENDEEs; RSVP=FALSE, as the server reads no replies.
+    """
+    name, address = mailer
+    lines = [f"ORGANIZER;CN={_param(name or address)}:mailto:{_uri(address)}"]
+    cn = view.organizer_name or view.organizer_email
+    lines.append(
+        f"ATTENDEE;CN={_param(cn)};CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;"
+        f"PARTSTAT=ACCEPTED;RSVP=FALSE:mailto:{_uri(view.organizer_email)}"
+    )
+    seen = {view.organizer_email.lower()}
+    for guest in view.guests:
+        found = _guest_address(guest)
+        if found is None or found[1].lower() in seen:
+            continue
+        seen.add(found[1].lower())
+        cn_part = f";CN={_param(found[0])}" if found[0] else ""
+        lines.append(
+            f"ATTENDEE{cn_part};CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;"
+            f"PARTSTAT=NEEDS-ACTION;RSVP=FALSE:mailto:{found[1]}"
+        )
     return lines
 
 
@@ -457,14 +495,21 @@ def _join(shell: bytes, events: Iterable[bytes]) -> bytes:
 
 
 def booking_ics(
-    view: BookingView, *, method: str = "PUBLISH", prodid: str = PRODID, url: str | None = None
+    view: BookingView,
+    *,
+    method: str = "PUBLISH",
+    prodid: str = PRODID,
+    url: str | None = None,
+    mailer: tuple[str, str] | None = None,
 ) -> bytes:
     """One booking as an iCalendar object (``.ics`` download or e-mail attachment).
 
     ``method``: ``PUBLISH`` (ORGANIZER, no ATTENDEE), ``REQUEST`` (ORGANIZER, the organizer as
     CHAIR and each guest with an e-mail address as ATTENDEE with RSVP; not for a cancelled
     booking) or ``CANCEL`` (STATUS:CANCELLED; send it with the ``view.sequence`` raised by the
-    cancellation). ``url`` links back to the booking page. Raises ``ValueError`` for an unknown
+    cancellation). ``url`` links back to the booking page. ``mailer`` (display name, address):
+    the object is mailed by the server from that address (iMIP, RFC 6047), which is then the
+    ORGANIZER, and the booking's organizer is an ATTENDEE like each guest. Raises ``ValueError`` for an unknown
     method or a REQUEST of a cancelled booking.
     """
     method = method.upper()
@@ -473,7 +518,8 @@ def booking_ics(
     if method == "REQUEST" and view.status is BookingStatus.CANCELLED:
         raise ValueError("a cancelled booking is sent with method CANCEL, not REQUEST")
     shell = _calendar_shell(prodid=prodid, method=method)
-    return _join(shell, [_component("VEVENT", _event_lines(view, busy_only=False, method=method, url=url))])
+    lines = _event_lines(view, busy_only=False, method=method, url=url, mailer=mailer)
+    return _join(shell, [_component("VEVENT", lines)])
 
 
 def feed_views(views: Iterable[BookingView], *, now_for_retention: datetime) -> list[BookingView]:

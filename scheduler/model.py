@@ -110,6 +110,13 @@ class Rules:
     min_notice_minutes: int = 120
     max_advance_days: int = 90
     weekly_quota_minutes: int = 240
+    #: E-mail reminders, in minutes before the start (24 hours and 1 hour); empty: none. A
+    #: booking's reminders are those of all its venues together.
+    reminder_minutes: tuple[int, ...] = (1440, 60)
+
+    def __post_init__(self) -> None:
+        # Venue overrides come from JSON as lists.
+        object.__setattr__(self, "reminder_minutes", tuple(sorted(set(self.reminder_minutes), reverse=True)))
 
     @property
     def buffer(self) -> timedelta:

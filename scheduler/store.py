@@ -612,15 +612,20 @@ class Store:
             return await self._changed(session, before, self._view(row, catalog), actor, now)
 
     async def cancel_booking(
-        self, booking_id: int, actor: Account, now: datetime
+        self, booking_id: int, actor: Account, now: datetime, *, at_sequence: int | None = None
     ) -> tuple[BookingView, BookingChanged | None]:
         """Cancel; the row stays, its holds free the booths. Cancelling twice changes nothing
-        (the event is None then)."""
+        (the event is None then). ``at_sequence``: only if the booking is still at that version
+        (a signed link of an e-mail), else :class:`BookingStateError` ``booking_changed``."""
         catalog = await self.catalog()
         async with self.db.write() as session:
             row = await self._locked_booking(session, booking_id, actor, catalog)
             if row.status != BookingStatus.CONFIRMED.value:
                 return self._view(row, catalog), None
+            if at_sequence is not None and row.sequence != at_sequence:
+                raise BookingStateError(
+                    "this session has changed since the link was sent", code="booking_changed"
+                )
             if row.end_at <= now:
                 raise BookingStateError(
                     "this session is over and can no longer be cancelled", code="booking_ended"

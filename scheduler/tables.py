@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -237,3 +238,43 @@ class SignallingEpochRow(Base):
     clean: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Room messages of rooms opened in this epoch number from here (webrtc.limits.SEQ_EPOCH_SPAN).
     seq_base: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MailSettingsRow(Base):
+    """An account's mail preferences; an account without a row has the defaults (English, no
+    zone of its own, reminders on)."""
+
+    __tablename__ = "mail_settings"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    reminders: Mapped[bool] = mapped_column(Boolean)
+
+
+class OutboxRow(Base):
+    """One e-mail to one recipient, written in the transaction of the booking change it tells
+    about, sent later by the sender task (booth_server/mail.py). ``message`` is the whole
+    RFC 5322 message, ``Message-ID`` included, so a resend after a crash is the same message."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("mail_outbox_due", "status", "send_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    #: invitation, update, cancellation or reminder
+    kind: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(500))
+    message: Mapped[bytes] = mapped_column(LargeBinary)
+    #: pending, sending (SQLite: claimed by the sender), sent, failed, superseded, skipped, expired
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    send_after: Mapped[datetime]
+    #: A reminder is not sent once the session has started.
+    expires_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -28,6 +28,8 @@ const state = {
   utilization: null,
   hours: null, // the opening hours being edited: {mon: [["09:00","19:00"]], ...}
   revealed: null, // {boothId, key, replaced}
+  outbox: [],
+  outboxStatus: '', // '' = every status
 };
 
 const venue = () => state.venues.find((v) => v.id === state.venueId);
@@ -78,7 +80,7 @@ async function loadVenue() {
   state.hours = structuredClone(v.opening_hours);
   state.revealed = null;
   renderAll();
-  await Promise.all([loadPresence(), loadKeys(), loadToday(), loadBlackouts(), loadUtilization()]);
+  await Promise.all([loadPresence(), loadKeys(), loadToday(), loadBlackouts(), loadUtilization(), loadOutbox()]);
 }
 
 function renderAll() {
@@ -91,6 +93,7 @@ function renderAll() {
   renderClosures();
   renderChart();
   renderOverrideForm();
+  renderOutbox();
 }
 
 function renderAccount() {
@@ -605,3 +608,44 @@ async function bookOverride(event) {
 }
 
 main();
+
+// -- mail outbox -----------------------------------------------------------------------------
+
+const OUTBOX_STATUSES = ['pending', 'sent', 'failed', 'skipped', 'superseded', 'expired'];
+
+async function loadOutbox() {
+  const query = state.outboxStatus ? `?status=${state.outboxStatus}` : '';
+  try {
+    state.outbox = (await get(`/api/v1/venues/${state.venueId}/outbox${query}`)).messages;
+  } catch (err) {
+    state.outbox = [];
+    showError($('#outbox'), err);
+  }
+  renderOutbox();
+}
+
+function renderOutbox() {
+  const select = $('#outbox-status');
+  if (!select.onchange) {
+    select.onchange = () => {
+      state.outboxStatus = select.value;
+      loadOutbox();
+    };
+  }
+  clear(select).append(
+    h('option', { value: '', selected: !state.outboxStatus }, t('staff.outboxAll')),
+    ...OUTBOX_STATUSES.map((s) => h('option', { value: s, selected: s === state.outboxStatus }, t(`mail.status.${s}`))),
+  );
+  const rows = clear($('#outbox-rows'));
+  if (!state.outbox.length) rows.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, t('staff.outboxEmpty'))));
+  const zone = venue().timezone;
+  for (const m of state.outbox) {
+    const when = new Date(m.sent_at || m.send_after);
+    rows.append(h('tr', { id: `mail-${m.id}`, class: `mail-${m.status}`, 'data-status': m.status },
+      h('td', {}, `${tm.shortDay(when, zone, lang())} ${tm.time(when, zone, lang())}`),
+      h('td', {}, h('div', {}, t(`mail.kind.${m.kind}`)), h('div', { class: 'muted' }, m.subject)),
+      h('td', {}, m.recipient),
+      h('td', {}, `${t(`mail.status.${m.status}`)}${m.attempts > 1 ? ` (${m.attempts}×)` : ''}`),
+      h('td', { class: 'muted' }, m.last_error || '')));
+  }
+}

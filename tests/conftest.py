@@ -87,11 +87,13 @@ AppFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def make_client(clock: Clock) -> AsyncIterator[AppFactory]:
+async def make_client(clock: Clock, tmp_path: Any) -> AsyncIterator[AppFactory]:
     """Start the real app on a free port; returns an aiohttp test client."""
     clients: list[TestClient[Any, Any]] = []
 
     async def start(database: str, *, demo: bool = True, **config: Any) -> TestClient[Any, Any]:
+        if not database.startswith("sqlite"):  # the default maildir would be in the working directory
+            config.setdefault("maildir", str(tmp_path / "sebastian.maildir"))
         app = create_app(Config(database=database, demo=demo, **config), clock=clock)
         client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
@@ -139,3 +141,14 @@ async def redis_prefix() -> AsyncIterator[str]:
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+@pytest.fixture
+async def smtp_server() -> AsyncIterator[Any]:
+    """A real SMTP server (aiosmtpd) in the test process: tests/server/smtp_support.py."""
+    from tests.server.smtp_support import SmtpServer
+
+    server = SmtpServer()
+    await server.start()
+    yield server
+    await server.stop()
