@@ -33,7 +33,10 @@ COUNT_FRAMES = """() => {
   const handle = connection._handle.bind(connection);
   connection._handle = (msg) => {
     if (typeof msg.seq === 'number') window.kioskSeqs.push([msg.type, msg.seq]);
-    if (msg.type === 'welcome') window.kioskWelcomes.push({resumed: msg.resumed, resync: msg.resync});
+    // The welcomes of reconnections made inside a room (the first welcome is not one).
+    if (msg.type === 'welcome' && connection.bookingId != null) {
+      window.kioskWelcomes.push({resumed: msg.resumed, resync: msg.resync});
+    }
     return handle(msg);
   };
 }"""
