@@ -20,11 +20,14 @@ from . import (
     api_calendars,
     api_catalog,
     api_devices,
+    api_health,
     api_kiosk,
     api_live,
     api_venues,
     demo,
     pages,
+    quality,
+    selftest,
     signalling,
 )
 from .bookings import BookingService
@@ -92,6 +95,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[SERVER_SECRET] = load_or_create(secret_file)
     app.cleanup_ctx.append(_database)
     signalling.setup(app)  # after _database: the booth websocket, /readyz, /metrics, shutdown
+    selftest.setup(app)  # after signalling: the echo peer and the line of self-tests
+    quality.setup(app)
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_accounts.routes)
     app.router.add_routes(api_calendars.routes)  # before api_bookings: /bookings/{id}.ics
@@ -101,6 +106,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(api_kiosk.routes)
     app.router.add_routes(api_devices.routes)
     app.router.add_routes(api_live.routes)
+    app.router.add_routes(api_health.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/openapi.json", openapi)
     return app

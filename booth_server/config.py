@@ -74,6 +74,16 @@ def _parse_seconds(value: str, name: str) -> float:
     return seconds
 
 
+def _parse_int(value: str, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: {number} must be between {low} and {high}")
+    return number
+
+
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
@@ -100,6 +110,16 @@ class Config:
     signal_heartbeat: float = field(default=20.0, metadata={"parse": _parse_seconds})
     signal_idle_timeout: float = field(default=45.0, metadata={"parse": _parse_seconds})
     signal_auth_timeout: float = field(default=10.0, metadata={"parse": _parse_seconds})
+    #: The self-test echo peer (docs/selftest.md): None starts and supervises ``booth-echo`` on
+    #: loopback (the embedded default); a URL uses one running elsewhere.
+    echo_url: str | None = None
+    echo_token: str | None = field(default=None, repr=False)
+    #: Self-tests at once; the rest wait in line (bench/bench_echo.py measures the cost of one).
+    echo_capacity: int = field(default=4, metadata={"parse": lambda v, n: _parse_int(v, n, 1, 256)})
+    #: Addresses the embedded echo gathers host candidates on (default: every interface).
+    echo_ice_addresses: tuple[str, ...] = field(default=(), metadata={"parse": _parse_list})
+    #: Seconds of media in a self-test (docs/selftest.md); shorter only in tests.
+    selftest_seconds: int = field(default=10, metadata={"parse": lambda v, n: _parse_int(v, n, 1, 60)})
     log_level: str = "INFO"
 
     @property
@@ -131,4 +151,6 @@ class Config:
                 "BOOTH_TURN_URLS is set but BOOTH_TURN_SECRET is not: give coturn's "
                 "static-auth-secret so booths get TURN credentials"
             )
+        if config.echo_url is not None and not config.echo_url.startswith(("http://", "https://")):
+            raise ConfigError(f"BOOTH_ECHO_URL: {config.echo_url!r} must start with http:// or https://")
         return config

@@ -313,6 +313,14 @@ class RoomRegistry:
             out.append(BoothPresence(booth, state, booking, self._since.get(booth)))
         return out
 
+    def send_to(self, booth: int, message: Any) -> bool:
+        """Send a connection message (no ``seq``) to a connected booth; False if it is not."""
+        conn = self._booths.get(booth)
+        if conn is None:
+            return False
+        conn.send(message)
+        return True
+
     # --- timers and shutdown --------------------------------------------------------------
 
     def wake(self) -> None:

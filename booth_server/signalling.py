@@ -27,10 +27,24 @@ from scheduler.model import BookingView
 from webrtc import schema, turn
 from webrtc.errors import RATE_LIMIT_CLOSE, CloseCode, ProtocolError
 from webrtc.limits import MAX_MESSAGE_BYTES
-from webrtc.messages import SIGNAL_TYPES, ClientMessage, Hello, Join, Ping, Pong, load, parse, readable_id
+from webrtc.messages import (
+    SIGNAL_TYPES,
+    CallStats,
+    ClientMessage,
+    Hello,
+    Join,
+    Ping,
+    Pong,
+    SelfTestOffer,
+    SelfTestReport,
+    SelfTestStart,
+    load,
+    parse,
+    readable_id,
+)
 from webrtc.ratelimit import RateLimiter, Verdict
 
-from . import booth_auth
+from . import booth_auth, quality, selftest
 from .clock import Clock
 from .config import Config, ConfigError
 from .connection import CLOSE_WITHIN, Connection, Timings
@@ -219,6 +233,10 @@ async def _dispatch(request: web.Request, conn: Connection, message: ClientMessa
         raise ProtocolError("unexpected_message", "this connection is already authenticated")
     elif isinstance(message, Join):
         await registry.join(conn, message, now)
+    elif isinstance(message, SelfTestStart | SelfTestOffer | SelfTestReport):
+        await selftest.handle(request.app, conn.booth_id, message, conn.send)  # type: ignore[arg-type]
+    elif isinstance(message, CallStats):
+        await quality.handle(request.app, conn.booth_id, message, conn.send)  # type: ignore[arg-type]
     else:
         registry.receive(conn, message, now)  # type: ignore[arg-type]  # leave or a signal
 

@@ -209,3 +209,45 @@ class FeedVersionRow(Base):
     subject_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime]
+
+
+class SelfTestRow(Base):
+    """One finished booth self-test (docs/selftest.md): the booth's health at that time."""
+
+    __tablename__ = "selftest_results"
+    __table_args__ = (Index("selftest_results_booth_finished", "booth_id", "finished_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    test_id: Mapped[str] = mapped_column(String(48), unique=True)
+    booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id"))
+    #: ``kiosk_start``, ``opening``, ``before_session``, ``staff`` or ``manual``.
+    trigger: Mapped[str] = mapped_column(String(20))
+    booking_id: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(String(10))
+    score: Mapped[float | None]
+    figures: Mapped[dict[str, Any]]
+    paths: Mapped[dict[str, Any]]
+    problems: Mapped[list[Any]]
+    #: What the echo peer saw on each leg (frames, black frames, audio level, RTCP figures).
+    echo: Mapped[dict[str, Any]]
+
+
+class CallQualityRow(Base):
+    """One kiosk's ``call_stats`` during a session (every 10 s)."""
+
+    __tablename__ = "call_quality_samples"
+    __table_args__ = (Index("call_quality_samples_booking", "booking_id", "booth_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"))
+    booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id"))
+    at: Mapped[datetime]
+    rtt_ms: Mapped[float]
+    jitter_ms: Mapped[float]
+    loss_percent: Mapped[float]
+    bitrate_out_kbps: Mapped[float]
+    bitrate_in_kbps: Mapped[float]
+    frames_received: Mapped[int] = mapped_column(Integer)
+    relayed: Mapped[bool] = mapped_column(Boolean)

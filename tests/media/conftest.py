@@ -10,6 +10,7 @@ the namespace. Inside, PostgreSQL and Redis on 127.0.0.1 are out of reach: SQLit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -125,8 +126,26 @@ async def issue_device_key(client: TestClient[Any, Any], booth_id: int) -> str:
 async def session(tmp_path: Path) -> AsyncIterator[Session]:
     """The real app on SQLite with the demo data, a booked session, keys for both booths, and
     the clock moved to one second after the session's start."""
+    async with booked_session(tmp_path) as booked:
+        yield booked
+
+
+#: The embedded echo peer gathers on loopback, the only address in the namespace (a product
+#: setting, BOOTH_ECHO_ICE_ADDRESSES); 3 s of media keep the self-tests short.
+SELFTEST_CONFIG: dict[str, Any] = {"echo_ice_addresses": ("127.0.0.1",), "selftest_seconds": 3}
+
+
+@pytest.fixture
+async def selftest_session(tmp_path: Path) -> AsyncIterator[Session]:
+    """:func:`session` with the self-test settings."""
+    async with booked_session(tmp_path, **SELFTEST_CONFIG) as booked:
+        yield booked
+
+
+@contextlib.asynccontextmanager
+async def booked_session(tmp_path: Path, **config: Any) -> AsyncIterator[Session]:
     clock = Clock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))
-    app = create_app(Config(database=f"sqlite:///{tmp_path / 'media.db'}", demo=True), clock=clock)
+    app = create_app(Config(database=f"sqlite:///{tmp_path / 'media.db'}", demo=True, **config), clock=clock)
     app.router.add_get("/media-test/{name}", _media_test_file)
     if not await _routed(app, "/static/signalling.js"):
         app.router.add_get("/static/signalling.js", _signalling_js)
