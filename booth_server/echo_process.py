@@ -59,8 +59,10 @@ class EchoPeer:
     # --- the process ----------------------------------------------------------------------
 
     async def ensure_running(self) -> None:
-        """Start the embedded echo if it is not running; wait until it answers."""
+        """Start the embedded echo if it is not running; wait until it answers. An echo
+        elsewhere (``BOOTH_ECHO_URL``) must answer its health check."""
         if not self.embedded:
+            await self.health()
             return
         async with self._starting:
             if self._supervisor is None:
