@@ -32,8 +32,10 @@ from webrtc.quality import rtcp_fraction_to_percent, rtp_jitter_to_ms
 
 log = logging.getLogger(__name__)
 
-#: Mean luma (of 0-255; video black is 16) under which a frame counts as black.
+#: A frame is black when its mean luma (0-255; video black is 16) is under BLACK_LUMA and it is
+#: flat (standard deviation under BLACK_SPREAD): a dark room still has texture, a cover none.
 BLACK_LUMA = 28.0
+BLACK_SPREAD = 4.0
 #: Every how many video frames one is checked for black (the check reads the whole Y plane).
 BLACK_SAMPLE_EVERY = 3
 CLOCK_RATES = {"video": 90000, "audio": 48000}
@@ -70,7 +72,7 @@ class _Analysis:
         ):
             luma = np.frombuffer(memoryview(frame.planes[0]), dtype=np.uint8)
             self.checked_frames += 1
-            if float(luma.mean()) < BLACK_LUMA:
+            if float(luma.mean()) < BLACK_LUMA and float(luma.std()) < BLACK_SPREAD:
                 self.black_frames += 1
 
     def audio(self, frame: AudioFrame) -> None:
@@ -150,7 +152,9 @@ class EchoSession:
                 )
                 out[f"{kind}_upstream_jitter_ms"] = round(rtp_jitter_to_ms(item.jitter, CLOCK_RATES[kind]), 2)
             elif isinstance(item, RTCRemoteInboundRtpStreamStats):
-                out[f"{kind}_downstream_loss_percent"] = round(rtcp_fraction_to_percent(int(item.fractionLost)), 2)
+                out[f"{kind}_downstream_loss_percent"] = round(
+                    rtcp_fraction_to_percent(int(item.fractionLost)), 2
+                )
                 out[f"{kind}_downstream_jitter_ms"] = round(
                     rtp_jitter_to_ms(item.jitter, CLOCK_RATES[kind]), 2
                 )

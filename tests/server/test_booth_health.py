@@ -56,7 +56,9 @@ async def test_call_stats_feed_metrics_and_the_session_summary(make_client, sqli
     await idle.ws.close()
     paris, sf = await s.both_joined()
     for rtt, loss in [(90.0, 0.2), (95.0, 0.3), (400.0, 0.4)]:
-        await paris.send(type="call_stats", booking_id=s.booking_id, **{**STATS, "rtt_ms": rtt, "loss_percent": loss})
+        await paris.send(
+            type="call_stats", booking_id=s.booking_id, **{**STATS, "rtt_ms": rtt, "loss_percent": loss}
+        )
     await sf.send(type="call_stats", booking_id=s.booking_id, **{**STATS, "relayed": True})
     await paris.silent()  # accepted: no reply
     metrics = ""
@@ -109,7 +111,9 @@ async def test_selftests_queue_beyond_the_echo_capacity(make_client, sqlite_url,
     await sf.expect("error", code="unexpected_message", ref="again")
     # Paris reports (its one leg never connected): its result frees the slot for SF.
     legs = [{"leg": "direct", "connected": False, "error": "ICE failed"}]
-    await paris.send(type="selftest_report", test_id=first["test_id"], camera=True, microphone=True, legs=legs)
+    await paris.send(
+        type="selftest_report", test_id=first["test_id"], camera=True, microphone=True, legs=legs
+    )
     result = await paris.expect("selftest_result")
     assert result["verdict"] == "poor" and result["problems"] == ["no_connection"]
     assert result["paths"] == [{"leg": "direct", "works": False}]
