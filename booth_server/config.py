@@ -110,6 +110,9 @@ class Config:
     signal_heartbeat: float = field(default=20.0, metadata={"parse": _parse_seconds})
     signal_idle_timeout: float = field(default=45.0, metadata={"parse": _parse_seconds})
     signal_auth_timeout: float = field(default=10.0, metadata={"parse": _parse_seconds})
+    #: Booth self-tests (docs/selftest.md); off answers every ``selftest_start`` with
+    #: ``selftest_unavailable`` and asks no booth for one.
+    selftest: bool = field(default=True, metadata={"parse": _parse_bool})
     #: The self-test echo peer (docs/selftest.md): None starts and supervises ``booth-echo`` on
     #: loopback (the embedded default); a URL uses one running elsewhere.
     echo_url: str | None = None

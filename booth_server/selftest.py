@@ -117,6 +117,10 @@ class SelfTests:
     async def start(self, booth_id: int, message: SelfTestStart, send: Send) -> None:
         if booth_id in self._by_booth:
             raise ProtocolError("unexpected_message", "this booth already has a self-test queued or running")
+        if not self.app[CONFIG].selftest:
+            raise ProtocolError(
+                "selftest_unavailable", "self-tests are turned off on this server (BOOTH_SELFTEST)"
+            )
         presence = self.app[SIGNALLING].presence([booth_id])
         if presence and presence[0].booking_id is not None:
             raise ProtocolError("unexpected_message", "no self-test during a call: the booth is in a room")

@@ -276,3 +276,82 @@ export function startCallStats(conn, everyMs = CALL_STATS_EVERY_MS) {
   }, everyMs);
   return () => clearInterval(timer);
 }
+
+/** Seconds before a session's room opens during which the kiosk does not start a test. */
+const QUIET_BEFORE_JOIN_MS = 60000;
+
+function joinOpensSoon(conn) {
+  const now = conn.serverNow ? conn.serverNow().getTime() : Date.now();
+  const bookings = (conn.schedule && conn.schedule.bookings) || [];
+  return bookings.some((b) => Date.parse(b.join_opens_at) - now < QUIET_BEFORE_JOIN_MS && Date.parse(b.end) > now);
+}
+
+/**
+ * The kiosk's readiness checks on `conn`: a test when the kiosk starts (unless a session's
+ * room opens within a minute), one whenever the server asks (opening, 10 minutes before a
+ * session, staff), the result shown in a banner in the booth's language, and call_stats
+ * during calls. `getStream()` gives the booth's camera and microphone.
+ */
+export function startBoothReadiness(conn, getStream, { language = () => 'en', onResult = () => {} } = {}) {
+  const banner = document.createElement('aside');
+  banner.id = 'selftest-banner';
+  banner.className = 'selftest-banner';
+  banner.setAttribute('role', 'status');
+  banner.hidden = true;
+  document.body.append(banner);
+  let running = false;
+  let startedOnce = false;
+
+  const show = (headline, lines = [], verdict = '') => {
+    banner.replaceChildren();
+    banner.dataset.verdict = verdict;
+    const title = document.createElement('strong');
+    title.textContent = headline;
+    banner.append(title);
+    for (const line of lines) {
+      const item = document.createElement('p');
+      item.textContent = line;
+      banner.append(item);
+    }
+    banner.hidden = false;
+  };
+
+  async function test(trigger, bookingId = null) {
+    if (running || conn.bookingId) return null;
+    running = true;
+    try {
+      show(text('testing', language()));
+      const result = await runSelfTest(conn, {
+        stream: getStream(),
+        trigger,
+        bookingId,
+        onProgress: (p) => show(p.state === 'queued' ? text('queued', language(), p.position) : text('testing', language())),
+      });
+      const words = describeResult(result, language());
+      show(words.headline, words.lines, result.verdict);
+      if (result.verdict === 'good') setTimeout(() => { if (banner.dataset.verdict === 'good') banner.hidden = true; }, 15000);
+      onResult(result);
+      return result;
+    } catch (err) {
+      show(text('unavailable', language()), [], 'error');
+      setTimeout(() => { if (banner.dataset.verdict === 'error') banner.hidden = true; }, 10000);
+      return null;
+    } finally {
+      running = false;
+    }
+  }
+
+  conn.addEventListener('message', (event) => {
+    const msg = event.detail;
+    if (msg.type === 'selftest_request') test(msg.trigger, msg.booking_id || null);
+  });
+  conn.addEventListener('state', (event) => {
+    if (event.detail.state === 'idle' && !startedOnce) {
+      startedOnce = true;
+      if (!joinOpensSoon(conn)) setTimeout(() => test('kiosk_start'), 500);
+    }
+    if (event.detail.state !== 'idle' && banner.dataset.verdict === 'good') banner.hidden = true;
+  });
+  const stopStats = startCallStats(conn);
+  return { test, stop: () => { stopStats(); banner.remove(); } };
+}

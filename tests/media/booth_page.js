@@ -57,7 +57,10 @@ window.callStats = async () => {
 
 // The self-test (static/selftest.js) on this booth's socket; `black` swaps the camera for a
 // canvas that paints black frames (a covered lens), keeping the microphone.
-import { runSelfTest } from '/static/selftest.js';
+import { runSelfTest, startCallStats } from '/static/selftest.js';
+
+// call_stats as the kiosk sends them, every `everyMs` (the kiosk: 10 s).
+window.startCallStats = (everyMs) => { startCallStats(window.booth, everyMs); };
 
 window.selfTest = async ({ black = false, trigger = 'manual' } = {}) => {
   let stream = local.srcObject;

@@ -84,10 +84,18 @@ async def test_call_stats_feed_metrics_and_the_session_summary(make_client, sqli
     assert (await s.client.get(f"/api/v1/bookings/{s.booking_id}/quality")).status == 401
 
 
+async def test_selftests_turned_off(make_client, sqlite_url, clock) -> None:
+    s = await booked_session(make_client, sqlite_url, clock)  # the test default: off
+    paris = await s.connect(CANTINE_A)
+    await paris.send(type="selftest_start", id=1, trigger="kiosk_start")
+    error = await paris.expect("error", code="selftest_unavailable", ref=1)
+    assert "BOOTH_SELFTEST" in error["message"]
+
+
 async def test_selftest_errors_when_the_echo_is_unreachable_or_the_test_unknown(
     make_client, sqlite_url, clock
 ) -> None:
-    s = await booked_session(make_client, sqlite_url, clock, echo_url="http://127.0.0.1:9")
+    s = await booked_session(make_client, sqlite_url, clock, selftest=True, echo_url="http://127.0.0.1:9")
     paris = await s.connect(CANTINE_A)
     await paris.send(type="selftest_start", id=1, trigger="kiosk_start")
     error = await paris.expect("error", code="selftest_unavailable", ref=1)
@@ -100,7 +108,7 @@ async def test_selftest_errors_when_the_echo_is_unreachable_or_the_test_unknown(
 
 
 async def test_selftests_queue_beyond_the_echo_capacity(make_client, sqlite_url, clock) -> None:
-    s = await booked_session(make_client, sqlite_url, clock, echo_capacity=1)
+    s = await booked_session(make_client, sqlite_url, clock, selftest=True, echo_capacity=1)
     paris, sf = await s.connect(CANTINE_A), await s.connect(SF_A)
     await paris.send(type="selftest_start", trigger="kiosk_start")
     first = await paris.expect("selftest_ready", wait=40)  # the echo process starts first
