@@ -181,3 +181,34 @@ async def test_staff_health_and_alerts(make_client, sqlite_url, clock) -> None:
     assert (await s.client.get("/api/v1/health/booths", headers=s.ada)).status == 403
     await paris.ws.close()
     await sf.ws.close()
+
+
+async def test_the_server_asks_for_tests_at_opening_and_before_each_session(
+    make_client, sqlite_url, clock
+) -> None:
+    # Tuesday 16 March 2027: Paris (UTC+1) opens at 09:00 = 08:00Z; the session is at 16:00Z.
+    s = await booked_session(make_client, sqlite_url, clock, selftest=True, at="2027-03-16T06:00:00Z")
+    tests = s.client.app[SELFTESTS]
+    paris, sf = await s.connect(CANTINE_A), await s.connect(SF_A)
+    await tests.ask_when_due(instant("2027-03-16T06:00:00Z"))
+    await sf.silent()  # SF never ran a self-test: it is never asked (it may not speak section 13)
+    await paris.send(type="selftest_start", trigger="kiosk_start")
+    ready = await paris.expect("selftest_ready", wait=40)
+    legs = [{"leg": "direct", "connected": False}]
+    await paris.send(
+        type="selftest_report", test_id=ready["test_id"], camera=True, microphone=True, legs=legs
+    )
+    await paris.expect("selftest_result")
+    await tests.ask_when_due(instant("2027-03-16T07:59:00Z"))
+    await paris.silent()  # before opening
+    await tests.ask_when_due(instant("2027-03-16T08:01:00Z"))
+    await paris.expect("selftest_request", trigger="opening")
+    await tests.ask_when_due(instant("2027-03-16T08:02:00Z"))
+    await paris.silent()  # once a day
+    await tests.ask_when_due(instant("2027-03-16T15:49:00Z"))
+    await paris.silent()  # 11 minutes before: not yet
+    await tests.ask_when_due(instant("2027-03-16T15:50:30Z"))
+    await paris.expect("selftest_request", trigger="before_session", booking_id=s.booking_id)
+    await tests.ask_when_due(instant("2027-03-16T15:52:00Z"))
+    await paris.silent()  # once per session
+    await sf.silent()
