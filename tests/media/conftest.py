@@ -360,6 +360,7 @@ async def coturn(tmp_path: Path) -> AsyncIterator[Coturn]:
     turnserver = shutil.which("turnserver")
     if turnserver is None:
         missing_service("coturn", "turnserver is not installed (apt-get install coturn)")
+        return
     port, secret = _free_port(), secrets.token_hex(16)
     command = [
         turnserver, "-c", str(COTURN_CONF),

@@ -26,7 +26,7 @@ STATS = {
 async def test_call_stats_bad_input_is_refused_and_nothing_is_stored(make_client, sqlite_url, clock) -> None:
     s = await booked_session(make_client, sqlite_url, clock, at="2027-03-16T16:00:05Z")
     paris, sf = await s.both_joined()
-    bad = [
+    bad: list[tuple[dict[str, object], str]] = [
         ({k: v for k, v in STATS.items() if k != "rtt_ms"}, ""),  # missing
         ({**STATS, "loss_percent": 150}, "/loss_percent"),
         ({**STATS, "rtt_ms": -1}, "/rtt_ms"),

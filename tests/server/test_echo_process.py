@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -19,7 +20,7 @@ from booth_server.echo_process import EchoPeer, EchoUnavailable
 from tests.processes import process_state
 
 
-async def until(condition, within: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+async def until(condition: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while not await condition():
         if time.monotonic() > deadline:
