@@ -177,53 +177,53 @@ async def wait_healthy(url: str) -> None:
             await asyncio.sleep(0.2)
 
 
-async def run(counts: Sequence[int], seconds: float, rounds: int) -> None:
-    loopback_only()
-    servers: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
+def start_servers() -> dict[str, tuple[str, subprocess.Popen[bytes]]]:
+    """booth-echo and the bare echo, each on a free loopback port."""
     env = {**os.environ, "BOOTH_ECHO_TOKEN": "", "PYTHONPATH": str(ROOT)}
     echo_port, bare_port = free_port(), free_port()
-    servers["booth-echo"] = (
-        f"http://127.0.0.1:{echo_port}",
-        subprocess.Popen(
-            [sys.executable, "-m", "webrtc.echo", "--port", str(echo_port), "--capacity", "64",
-             "--ice-address", "127.0.0.1", "--log-level", "WARNING"],
-            env=env,
+    echo = [sys.executable, "-m", "webrtc.echo", "--port", str(echo_port), "--capacity", "64",
+            "--ice-address", "127.0.0.1", "--log-level", "WARNING"]  # fmt: skip
+    return {
+        "booth-echo": (f"http://127.0.0.1:{echo_port}", subprocess.Popen(echo, env=env)),
+        "bare aiortc": (
+            f"http://127.0.0.1:{bare_port}",
+            subprocess.Popen([sys.executable, __file__, "--serve-bare", str(bare_port)], env=env),
         ),
-    )  # fmt: skip
-    servers["bare aiortc"] = (
-        f"http://127.0.0.1:{bare_port}",
-        subprocess.Popen([sys.executable, __file__, "--serve-bare", str(bare_port)], env=env),
-    )
-    try:
-        for url, _ in servers.values():
-            await wait_healthy(url)
-        print(f"cores: {os.cpu_count()}; test media: 320x240 at {FPS} frames/s + Opus tone; "
-              f"{seconds:g} s measured per round, median of {rounds} round(s)")  # fmt: skip
-        print(f"{'tests at once':>13} | {'booth-echo CPU/test':>19} | {'bare aiortc CPU/test':>20} | "
-              f"{'ratio':>5} | {'frames back/s (echo, bare)':>26}")  # fmt: skip
-        results: dict[int, dict[str, tuple[float, float]]] = {}
-        for count in counts:
-            per: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
-            for _ in range(rounds):
-                for name, (url, process) in servers.items():  # alternate the servers
-                    per[name].append(await measure(url, process.pid, count, seconds))
-            results[count] = {
-                name: (statistics.median(c for c, _ in v), statistics.median(f for _, f in v))
-                for name, v in per.items()
-            }
-            echo, bare = results[count]["booth-echo"], results[count]["bare aiortc"]
-            print(f"{count:>13} | {echo[0] * 100:>17.1f} % | {bare[0] * 100:>18.1f} % | "
-                  f"{echo[0] / bare[0]:>5.2f} | {echo[1]:>12.1f}, {bare[1]:>11.1f}")  # fmt: skip
-        keeps_up = [n for n in counts if results[n]["booth-echo"][1] >= 0.8 * FPS * seconds / (seconds + 2)]
-        most = max(keeps_up or counts[:1])
-        share = results[most]["booth-echo"][0]
-        print(f"frames kept up (>= 80 % of {FPS}/s, start-up aside) at {', '.join(map(str, keeps_up)) or 'none'} "
-              f"concurrent test(s); at {most} at once a test costs {share * 100:.1f} % of a core: one core "
-              f"runs about {int(1 / share)} self-tests at once")  # fmt: skip
-    finally:
-        for _, process in servers.values():
-            process.terminate()
-            process.wait(10)
+    }
+
+
+async def run(
+    servers: dict[str, tuple[str, subprocess.Popen[bytes]]],
+    counts: Sequence[int],
+    seconds: float,
+    rounds: int,
+) -> None:
+    loopback_only()
+    for url, _ in servers.values():
+        await wait_healthy(url)
+    print(f"cores: {os.cpu_count()}; test media: 320x240 at {FPS} frames/s + Opus tone; "
+          f"{seconds:g} s measured per round, median of {rounds} round(s)")  # fmt: skip
+    print(f"{'tests at once':>13} | {'booth-echo CPU/test':>19} | {'bare aiortc CPU/test':>20} | "
+          f"{'ratio':>5} | {'frames back/s (echo, bare)':>26}")  # fmt: skip
+    results: dict[int, dict[str, tuple[float, float]]] = {}
+    for count in counts:
+        per: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
+        for _ in range(rounds):
+            for name, (url, process) in servers.items():  # alternate the servers
+                per[name].append(await measure(url, process.pid, count, seconds))
+        results[count] = {
+            name: (statistics.median(c for c, _ in v), statistics.median(f for _, f in v))
+            for name, v in per.items()
+        }
+        echo, bare = results[count]["booth-echo"], results[count]["bare aiortc"]
+        print(f"{count:>13} | {echo[0] * 100:>17.1f} % | {bare[0] * 100:>18.1f} % | "
+              f"{echo[0] / bare[0]:>5.2f} | {echo[1]:>12.1f}, {bare[1]:>11.1f}")  # fmt: skip
+    keeps_up = [n for n in counts if results[n]["booth-echo"][1] >= 0.8 * FPS * seconds / (seconds + 2)]
+    most = max(keeps_up or counts[:1])
+    share = results[most]["booth-echo"][0]
+    print(f"frames kept up (>= 80 % of {FPS}/s, start-up aside) at {', '.join(map(str, keeps_up)) or 'none'} "
+          f"concurrent test(s); at {most} at once a test costs {share * 100:.1f} % of a core: one core "
+          f"runs about {int(1 / share)} self-tests at once")  # fmt: skip
 
 
 def main() -> None:
@@ -237,7 +237,13 @@ def main() -> None:
         serve_bare(args.serve_bare)
         return
     counts = [int(n) for n in args.counts.split(",") if n.strip()]
-    asyncio.run(run(counts, args.seconds, args.rounds))
+    servers = start_servers()
+    try:
+        asyncio.run(run(servers, counts, args.seconds, args.rounds))
+    finally:
+        for _, process in servers.values():
+            process.terminate()
+            process.wait(10)
 
 
 if __name__ == "__main__":
