@@ -274,6 +274,8 @@ class SelfTests:
 
     async def ask_when_due(self, now: datetime) -> None:
         """Sessions starting within 10 minutes, and venues that opened today: ask their booths."""
+        if not self.capable or not self.app[CONFIG].selftest:
+            return
         store = self.app[STORE]
         booths = [b for b in await store.booths() if b.id in self.capable]
         if not booths:
