@@ -326,7 +326,7 @@ def _leg_result(report: LegReport, echo: dict[str, Any]) -> LegResult:
         bitrate_up_kbps=report.bitrate_up_kbps,
         bitrate_down_kbps=report.bitrate_down_kbps,
         frames_received=report.frames_received or 0,
-        echo_video_frames=int(echo.get("video_frames") or 0),
+        echo_video_frames=echo.get("video_frames"),  # None: the echo's report did not arrive
         echo_black_frames=int(echo.get("black_frames") or 0),
         echo_audio_dbfs=echo.get("audio_dbfs"),
     )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -226,7 +227,7 @@ class SelfTestRow(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
     verdict: Mapped[str] = mapped_column(String(10))
-    score: Mapped[float | None]
+    score: Mapped[float | None] = mapped_column(Float)
     figures: Mapped[dict[str, Any]]
     paths: Mapped[dict[str, Any]]
     problems: Mapped[list[Any]]
@@ -244,10 +245,10 @@ class CallQualityRow(Base):
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"))
     booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id"))
     at: Mapped[datetime]
-    rtt_ms: Mapped[float]
-    jitter_ms: Mapped[float]
-    loss_percent: Mapped[float]
-    bitrate_out_kbps: Mapped[float]
-    bitrate_in_kbps: Mapped[float]
+    rtt_ms: Mapped[float] = mapped_column(Float)
+    jitter_ms: Mapped[float] = mapped_column(Float)
+    loss_percent: Mapped[float] = mapped_column(Float)
+    bitrate_out_kbps: Mapped[float] = mapped_column(Float)
+    bitrate_in_kbps: Mapped[float] = mapped_column(Float)
     frames_received: Mapped[int] = mapped_column(Integer)
     relayed: Mapped[bool] = mapped_column(Boolean)

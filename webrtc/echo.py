@@ -39,6 +39,7 @@ log = logging.getLogger("booth_echo")
 MAX_OFFER_BYTES = 128 * 1024
 SESSIONS = web.AppKey("sessions", dict)
 SETTINGS = web.AppKey("settings", argparse.Namespace)
+CLOSING = web.AppKey("closing", set)
 
 
 def _json_error(status: int, code: str, message: str) -> web.Response:
@@ -100,13 +101,19 @@ async def delete_session(request: web.Request) -> web.Response:
     try:
         report = await session.report()
     finally:
-        await session.close()
+        # Closing a peer connection can take a while on a loaded host: answer first.
+        closing = asyncio.get_running_loop().create_task(session.close())
+        request.app[CLOSING].add(closing)
+        closing.add_done_callback(request.app[CLOSING].discard)
     return web.json_response(report)
 
 
 async def _sessions_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SESSIONS] = {}
+    app[CLOSING] = set()
     yield
+    for task in list(app[CLOSING]):
+        await task
     for session in list(app[SESSIONS].values()):
         await session.close()
     app[SESSIONS].clear()

@@ -159,7 +159,9 @@ class LegResult:
     bitrate_up_kbps: float | None = None
     bitrate_down_kbps: float | None = None
     frames_received: int = 0  # by the kiosk, from the echo
-    echo_video_frames: int = 0  # by the echo, from the kiosk's camera
+    #: By the echo, from the kiosk's camera; None when the echo's report did not arrive (then
+    #: the checks of the camera, black frames and the microphone are left out, not failed).
+    echo_video_frames: int | None = None
     echo_black_frames: int = 0
     echo_audio_dbfs: float | None = None  # loudest level the echo heard; None: no audio arrived
 
@@ -234,17 +236,22 @@ def assess(legs: Sequence[LegResult], devices: Devices = Devices()) -> Assessmen
 
 def _media_verdicts(media: LegResult, devices: Devices, problems: list[Problem]) -> list[Verdict]:
     out: list[Verdict] = []
-    if devices.camera:
+    echo_saw = media.echo_video_frames is not None
+    if devices.camera and media.echo_video_frames is not None:
         if media.echo_video_frames == 0:
             problems.append(Problem.CAMERA_NOT_SENDING)
             out.append(Verdict.POOR)
         elif media.echo_black_frames >= BLACK_SHARE * media.echo_video_frames:
             problems.append(Problem.BLACK_VIDEO)
             out.append(Verdict.POOR)
-        if media.frames_received == 0 and media.echo_video_frames:
-            problems.append(Problem.NO_MEDIA_BACK)
-            out.append(Verdict.POOR)
-    if devices.microphone and (media.echo_audio_dbfs is None or media.echo_audio_dbfs < SILENCE_DBFS):
+    if devices.camera and media.frames_received == 0 and media.echo_video_frames != 0:
+        problems.append(Problem.NO_MEDIA_BACK)
+        out.append(Verdict.POOR)
+    if (
+        devices.microphone
+        and echo_saw
+        and (media.echo_audio_dbfs is None or media.echo_audio_dbfs < SILENCE_DBFS)
+    ):
         problems.append(Problem.MICROPHONE_SILENT)
         out.append(Verdict.POOR)
     for name, problem in _FIGURE_PROBLEMS.items():

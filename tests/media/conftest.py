@@ -273,6 +273,17 @@ class Kiosks:
         await page.evaluate("key => startBooth(key)", device_key)
         return page
 
+    async def open_idle(self, device_key: str, session: Session | None = None) -> Any:
+        """A booth page that stays out of its session's room (for self-tests: none in a call)."""
+        context = await self.browser.new_context()
+        self.contexts.append(context)
+        page = await context.new_page()
+        await page.goto((session or self.session).page_url)
+        await page.wait_for_function("typeof window.startBooth === 'function'")
+        await page.evaluate("key => startBooth(key, {autoJoin: false})", device_key)
+        await page.wait_for_function("window.booth && window.booth.state === 'idle'", timeout=20000)
+        return page
+
     async def dump(self) -> None:
         for number, context in enumerate(self.contexts):
             for page in context.pages:

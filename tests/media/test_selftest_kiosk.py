@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,20 +21,8 @@ async def session(tmp_path: Path) -> AsyncIterator[Session]:
         yield booked
 
 
-async def idle_kiosk(kiosks: Kiosks, session: Session) -> Any:
-    """A booth page that stays out of its session's room (the session's window is open)."""
-    context = await kiosks.browser.new_context()
-    kiosks.contexts.append(context)
-    page = await context.new_page()
-    await page.goto(session.page_url)
-    await page.wait_for_function("typeof window.startBooth === 'function'")
-    await page.evaluate("key => startBooth(key, {autoJoin: false})", session.paris_key)
-    await page.wait_for_function("window.booth && window.booth.state === 'idle'", timeout=20000)
-    return page
-
-
 async def test_clean_loopback_is_good(kiosks: Kiosks, session: Session) -> None:
-    page = await idle_kiosk(kiosks, session)
+    page = await kiosks.open_idle(session.paris_key)
     result = await page.evaluate("selfTest({trigger: 'kiosk_start'})")
     assert result["verdict"] == "good", result
     assert result["problems"] == []
@@ -52,7 +39,7 @@ async def test_clean_loopback_is_good(kiosks: Kiosks, session: Session) -> None:
 
 
 async def test_black_camera_is_flagged(kiosks: Kiosks, session: Session) -> None:
-    page = await idle_kiosk(kiosks, session)
+    page = await kiosks.open_idle(session.paris_key)
     result = await page.evaluate("selfTest({black: true})")
     assert result["verdict"] == "poor", result
     assert "black_video" in result["problems"]

@@ -36,23 +36,12 @@ async def session(tmp_path: Path, coturn: Coturn) -> AsyncIterator[Session]:
         yield booked
 
 
-async def idle_page(kiosks: Kiosks, session: Session) -> Any:
-    context = await kiosks.browser.new_context()
-    kiosks.contexts.append(context)
-    page = await context.new_page()
-    await page.goto(session.page_url)
-    await page.wait_for_function("typeof window.startBooth === 'function'")
-    await page.evaluate("key => startBooth(key, {autoJoin: false})", session.paris_key)
-    await page.wait_for_function("window.booth && window.booth.state === 'idle'", timeout=20000)
-    return page
-
-
 def paths(result: dict[str, Any]) -> dict[str, bool]:
     return {p["leg"]: p["works"] for p in result["paths"]}
 
 
 async def test_relay_only_legs_go_through_coturn(kiosks: Kiosks, session: Session) -> None:
-    page = await idle_page(kiosks, session)
+    page = await kiosks.open_idle(session.paris_key)
     result = await page.evaluate("selfTest()")
     assert paths(result) == {"relay_udp": True, "relay_tcp": True, "direct": True}, result
     assert result["verdict"] == "good", result
@@ -63,7 +52,7 @@ async def test_relay_only_legs_go_through_coturn(kiosks: Kiosks, session: Sessio
 
 async def test_coturn_stopped_is_relay_unreachable(kiosks: Kiosks, session: Session, coturn: Coturn) -> None:
     await coturn.stop()
-    page = await idle_page(kiosks, session)
+    page = await kiosks.open_idle(session.paris_key)
     result = await page.evaluate("selfTest()")
     assert paths(result) == {"relay_udp": False, "relay_tcp": False, "direct": True}, result
     assert "relay_unreachable" in result["problems"]
@@ -91,7 +80,7 @@ async def test_an_impaired_path_is_poor(browser: Any, impaired_session: tuple[Se
     booked, relay = impaired_session
     kiosks = Kiosks(browser, booked)  # not the fixture: it would book its own session
     try:
-        page = await idle_page(kiosks, booked)
+        page = await kiosks.open_idle(booked.paris_key)
         result = await page.evaluate("selfTest()")
     finally:
         await kiosks.close()

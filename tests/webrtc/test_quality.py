@@ -118,6 +118,12 @@ def test_a_missing_camera_is_named_and_not_blamed_on_the_network() -> None:
     assert Problem.CAMERA_NOT_SENDING not in result.problems and Problem.NO_MEDIA_BACK not in result.problems
 
 
+def test_without_the_echos_report_the_devices_are_not_blamed() -> None:
+    result = assess([media_leg(echo_video_frames=None, echo_audio_dbfs=None)])
+    assert result.verdict is Verdict.GOOD and result.problems == ()
+    assert result.figures["echo_video_frames"] is None and result.figures["black_percent"] is None
+
+
 def test_a_relay_that_is_configured_but_unreachable_caps_the_verdict_at_fair() -> None:
     legs = [LegResult("relay_udp", connected=False), LegResult("relay_tcp", connected=False), media_leg()]
     result = assess(legs)
