@@ -20,6 +20,7 @@ from . import (
     api_calendars,
     api_catalog,
     api_devices,
+    api_health,
     api_kiosk,
     api_live,
     api_mail,
@@ -29,6 +30,8 @@ from . import (
     lifecycle,
     mail,
     pages,
+    quality,
+    selftest,
     signalling,
 )
 from .bookings import BookingService
@@ -98,6 +101,8 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     lifecycle.setup(app, config.drain_seconds)  # before signalling: /readyz 503 before sockets close
     signalling.setup(app)  # after _database: the booth websocket, /metrics, shutdown
     mail.setup(app)  # after _database: the outbox writer and the sender task
+    selftest.setup(app)  # after signalling: the echo peer and the line of self-tests
+    quality.setup(app)
     app.router.add_routes(api_catalog.routes)
     app.router.add_routes(api_accounts.routes)
     app.router.add_routes(api_calendars.routes)  # before api_bookings: /bookings/{id}.ics
@@ -109,6 +114,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_routes(api_devices.routes)
     app.router.add_routes(api_live.routes)
     app.router.add_routes(api_mail.routes)
+    app.router.add_routes(api_health.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/v1/openapi.json", openapi)
     return app

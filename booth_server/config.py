@@ -153,6 +153,16 @@ class SmtpSettings:
         return cls(parts.hostname, port or (465 if implicit else 587), implicit, username, password)
 
 
+def _parse_int(value: str, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: {number} must be between {low} and {high}")
+    return number
+
+
 @dataclass(frozen=True)
 class Config:
     host: str = "127.0.0.1"
@@ -196,6 +206,19 @@ class Config:
     #: Back-off of a message the SMTP server refused: this many seconds, times 4 per attempt.
     mail_retry_seconds: float = field(default=60.0, metadata={"parse": _parse_seconds})
     mail_max_attempts: int = field(default=6, metadata={"parse": _parse_attempts})
+    #: Booth self-tests (docs/selftest.md); off answers every ``selftest_start`` with
+    #: ``selftest_unavailable`` and asks no booth for one.
+    selftest: bool = field(default=True, metadata={"parse": _parse_bool})
+    #: The self-test echo peer (docs/selftest.md): None starts and supervises ``booth-echo`` on
+    #: loopback (the embedded default); a URL uses one running elsewhere.
+    echo_url: str | None = None
+    echo_token: str | None = field(default=None, repr=False)
+    #: Self-tests at once; the rest wait in line (bench/bench_echo.py measures the cost of one).
+    echo_capacity: int = field(default=4, metadata={"parse": lambda v, n: _parse_int(v, n, 1, 256)})
+    #: Addresses the embedded echo gathers host candidates on (default: every interface).
+    echo_ice_addresses: tuple[str, ...] = field(default=(), metadata={"parse": _parse_list})
+    #: Seconds of media in a self-test (docs/selftest.md); shorter only in tests.
+    selftest_seconds: int = field(default=10, metadata={"parse": lambda v, n: _parse_int(v, n, 1, 60)})
     log_level: str = "INFO"
 
     @property
@@ -239,6 +262,8 @@ class Config:
             )
         config.smtp()  # names every bad mail setting now, not at the first message
         config.sender()
+        if config.echo_url is not None and not config.echo_url.startswith(("http://", "https://")):
+            raise ConfigError(f"BOOTH_ECHO_URL: {config.echo_url!r} must start with http:// or https://")
         return config
 
     def smtp(self) -> SmtpSettings | None:

@@ -229,6 +229,21 @@ class SignallingNode:
             self.core.apply(booking, entry)
         self.flush()
 
+    def room_here(self, booth: int) -> int | None:
+        """The room of the booth's connection on this node (None: idle, or not here)."""
+        conn_id = self.core.conn_of(booth)
+        state = self.core.conn(conn_id) if conn_id is not None else None
+        return state.booking if state is not None else None
+
+    def send_to(self, booth: int, message: Any) -> bool:
+        """Send a connection message (no ``seq``) to a booth idle on this node; False if it is not."""
+        conn_id = self.core.conn_of(booth)
+        conn = self._sockets.get(conn_id) if conn_id is not None else None
+        if conn is None or self.room_here(booth) is not None:
+            return False
+        conn.send(message)
+        return True
+
     async def presence(self, booth_ids: Iterable[int]) -> list[BoothPresence]:
         """Where each booth is, on whichever node holds it."""
         return await self.bus.presence(list(booth_ids))

@@ -32,12 +32,16 @@ from webrtc.errors import RATE_LIMIT_CLOSE, CloseCode, ProtocolError
 from webrtc.limits import MAX_MESSAGE_BYTES, MESSAGE_RATE
 from webrtc.messages import (
     SIGNAL_TYPES,
+    CallStats,
     ClientMessage,
     Hello,
     Join,
     Leave,
     Ping,
     Pong,
+    SelfTestOffer,
+    SelfTestReport,
+    SelfTestStart,
     dump,
     load,
     parse,
@@ -45,7 +49,7 @@ from webrtc.messages import (
 )
 from webrtc.ratelimit import RateLimiter, Verdict
 
-from . import booth_auth
+from . import booth_auth, quality, selftest
 from .bus import Bus, InProcessBus
 from .clock import Clock
 from .config import Config, ConfigError
@@ -250,6 +254,10 @@ async def _dispatch(request: web.Request, conn: Connection, message: ClientMessa
         await registry.join(conn, message)
     elif isinstance(message, Leave):
         registry.leave(conn, message)
+    elif isinstance(message, SelfTestStart | SelfTestOffer | SelfTestReport):
+        await selftest.handle(request.app, conn.booth_id, message, conn.send)  # type: ignore[arg-type]
+    elif isinstance(message, CallStats):
+        await quality.handle(request.app, conn.booth_id, message, conn.send)  # type: ignore[arg-type]
     else:  # a signal from a booth that is in no room (or a stale one): the core says why
         registry.signal(conn, dump(message))
 

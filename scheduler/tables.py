@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -278,3 +279,45 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class SelfTestRow(Base):
+    """One finished booth self-test (docs/selftest.md): the booth's health at that time."""
+
+    __tablename__ = "selftest_results"
+    __table_args__ = (Index("selftest_results_booth_finished", "booth_id", "finished_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    test_id: Mapped[str] = mapped_column(String(48), unique=True)
+    booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id"))
+    #: ``kiosk_start``, ``opening``, ``before_session``, ``staff`` or ``manual``.
+    trigger: Mapped[str] = mapped_column(String(20))
+    booking_id: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(String(10))
+    score: Mapped[float | None] = mapped_column(Float)
+    figures: Mapped[dict[str, Any]]
+    paths: Mapped[dict[str, Any]]
+    problems: Mapped[list[Any]]
+    #: What the echo peer saw on each leg (frames, black frames, audio level, RTCP figures).
+    echo: Mapped[dict[str, Any]]
+
+
+class CallQualityRow(Base):
+    """One kiosk's ``call_stats`` during a session (every 10 s)."""
+
+    __tablename__ = "call_quality_samples"
+    __table_args__ = (Index("call_quality_samples_booking", "booking_id", "booth_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"))
+    booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id"))
+    at: Mapped[datetime]
+    rtt_ms: Mapped[float] = mapped_column(Float)
+    jitter_ms: Mapped[float] = mapped_column(Float)
+    loss_percent: Mapped[float] = mapped_column(Float)
+    bitrate_out_kbps: Mapped[float] = mapped_column(Float)
+    bitrate_in_kbps: Mapped[float] = mapped_column(Float)
+    frames_received: Mapped[int] = mapped_column(Integer)
+    relayed: Mapped[bool] = mapped_column(Boolean)

@@ -6,6 +6,7 @@
 // The protocol is static/signalling.js (BoothConnection); this module is only the screen.
 
 import { BoothConnection } from './signalling.js';
+import { startBoothReadiness } from './selftest.js';
 import { t, lang, startTranslating } from './i18n.js';
 import { ApiError, get } from './api.js';
 import { h, clear, $, showError, clearErrors, openDialog, cityClass } from './dom.js';
@@ -30,6 +31,7 @@ const state = {
   warning: null, // 'warn5' | 'warn1'
   retryAt: null, // Date of the next try while the server cannot be reached
   warningTimer: null,
+  readiness: null, // static/selftest.js: self-tests and call_stats
   ended: null, // {reason} shown for a moment after a room closes
   endedTimer: null,
   localStream: null,
@@ -130,6 +132,8 @@ function unpair(message) {
   localStorage.removeItem(KEY_STORAGE);
   if (state.conn) state.conn.close();
   state.conn = null;
+  if (state.readiness) state.readiness.stop();
+  state.readiness = null;
   state.key = null;
   state.info = null;
   state.schedule = null;
@@ -202,6 +206,7 @@ async function start(key, info) {
     renderConnection();
   });
   conn.addEventListener('error', (e) => onError(e.detail));
+  state.readiness = startBoothReadiness(conn, () => state.localStream, { language: lang });
   conn.connect();
 }
 

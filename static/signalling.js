@@ -268,6 +268,13 @@ export class BoothConnection extends EventTarget {
     this._pingTimer = null;
   }
 
+  /** Send a connection message (self-test, call_stats) once welcomed; false when not connected. */
+  send(msg) {
+    if (!(this._ws && this._ws.readyState === WebSocket.OPEN && this._welcomed)) return false;
+    this._sendOn(this._ws, msg);
+    return true;
+  }
+
   _send(msg) {
     if (this._ws && this._ws.readyState === WebSocket.OPEN && this._welcomed) this._sendOn(this._ws, msg);
   }
@@ -304,7 +311,11 @@ export class BoothConnection extends EventTarget {
         this._retryAfterMs = msg.retry_after != null ? msg.retry_after * 1000 : SHUTDOWN_RETRY_AFTER_MS;
         return undefined;
       case 'pong': return undefined;
-      default: return undefined; // later 1.x servers may add messages; ignore them
+      default:
+        // Messages outside the call (the self-test, protocol section 13) go to whoever listens
+        // (static/selftest.js); later 1.x servers may add more, which nobody hears.
+        this.dispatchEvent(new CustomEvent('message', { detail: msg }));
+        return undefined;
     }
   }
 

@@ -9,6 +9,7 @@ import {
   dayField, setDayField, dayFieldValue, timeField,
 } from './dom.js';
 import { utilizationChart } from './chart.js';
+import { startHealthPanel } from './health.js';
 import * as tm from './time.js';
 
 const VENUE_KEY = 'sebastian.staff.venue';
@@ -23,6 +24,7 @@ const state = {
   venueId: null,
   presence: new Map(), // booth id -> presence entry
   keys: new Map(), // booth id -> {issued_at, last_seen_at} (issued_at null: no key)
+  health: null, // static/health.js: the booth-health panel
   today: [],
   blackouts: [],
   utilization: null,
@@ -69,6 +71,11 @@ async function start() {
   clear(picker).append(...allowed.map((v) => h('option', { value: v.id, selected: v.id === state.venueId }, `${v.city} — ${v.name}`)));
   $('#venue-picker').hidden = allowed.length < 2;
   await loadVenue();
+  state.health ||= startHealthPanel($('#utilization'), {
+    venueId: () => state.venueId,
+    language: lang,
+    timeOf: (iso) => `${tm.shortDay(new Date(iso), venue().timezone, lang())} ${tm.time(new Date(iso), venue().timezone, lang())}`,
+  });
   $('#console').hidden = false; // shown once filled in, never half empty
   renderChart(); // again, now that it has a size to scroll to the current week
   document.body.dataset.ready = 'true';
@@ -86,6 +93,7 @@ async function loadVenue() {
 function renderAll() {
   renderAccount();
   if (!venue()) return;
+  if (state.health) state.health.render();
   renderHead();
   renderAgenda();
   renderBooths();

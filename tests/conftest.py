@@ -94,6 +94,9 @@ async def make_client(clock: Clock, tmp_path: Any) -> AsyncIterator[AppFactory]:
     async def start(database: str, *, demo: bool = True, **config: Any) -> TestClient[Any, Any]:
         if not database.startswith("sqlite"):  # the default maildir would be in the working directory
             config.setdefault("maildir", str(tmp_path / "sebastian.maildir"))
+        # Self-tests send real media: only tests/media (the loopback-only namespace) and the
+        # tests that never open a peer connection turn them on.
+        config.setdefault("selftest", False)
         app = create_app(Config(database=database, demo=demo, **config), clock=clock)
         client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()

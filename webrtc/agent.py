@@ -443,6 +443,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="exit 0 once N video frames were received (smoke tests)",
     )
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="run one media self-test with the server's echo peer, print the verdict and exit "
+        "(0 good, 1 fair or poor)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
 
@@ -484,6 +490,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     device_key = read_device_key(args.device_key_file)
+    if args.selftest:
+        from webrtc.selftest_peer import describe, run_selftest
+
+        result = asyncio.run(run_selftest(signalling_url(args.server), device_key))
+        print(describe(result))
+        return 0 if result["verdict"] == "good" else 1
     try:
         import uvloop
     except ImportError:

@@ -132,6 +132,16 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
         CloseCode.STATE_LOST,
         "the room starts afresh: every booth joins again",
     ),
+    "selftest_unavailable": ErrorSpec(
+        "the echo peer cannot be reached (or refused the offer): no self-test now, try again later",
+        _STAYS,
+        _UNAFFECTED,
+    ),
+    "unknown_test": ErrorSpec(
+        "`test_id` is not a running self-test of this booth (finished, timed out or never started)",
+        _STAYS,
+        _UNAFFECTED,
+    ),
     "invalid_extension": ErrorSpec(
         "staff asked for a new end that is not later than the current one", _STAYS, _UNAFFECTED, on_wire=False
     ),

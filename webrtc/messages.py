@@ -33,6 +33,7 @@ from webrtc.schema import Origin
 __all__ = [
     "Answer",
     "Candidate",
+    "CallStats",
     "CloseReason",
     "ClientMessage",
     "Countdown",
@@ -45,6 +46,7 @@ __all__ = [
     "Join",
     "Joined",
     "Leave",
+    "LegReport",
     "Message",
     "Offer",
     "Partner",
@@ -54,6 +56,7 @@ __all__ = [
     "PeerInfo",
     "PeerOffer",
     "PeerState",
+    "PathResult",
     "PeerStatus",
     "Ping",
     "Relayed",
@@ -64,6 +67,17 @@ __all__ = [
     "RoomClosed",
     "Schedule",
     "ScheduledBooking",
+    "SelfTestAnswer",
+    "SelfTestFigures",
+    "SelfTestLeg",
+    "SelfTestOffer",
+    "SelfTestQueued",
+    "SelfTestReady",
+    "SelfTestReport",
+    "SelfTestRequest",
+    "SelfTestResult",
+    "SelfTestStart",
+    "SelfTestTrigger",
     "Sequenced",
     "ServerGoingAway",
     "ServerMessage",
@@ -422,6 +436,154 @@ class Pong(ServerMessage):
 class ServerGoingAway(ServerMessage):
     type: ClassVar[str] = "server_going_away"
     retry_after: int
+
+
+# --- booth readiness: self-test with the echo peer, in-call quality (docs/protocol.md 13) --
+
+
+class SelfTestTrigger(enum.StrEnum):
+    KIOSK_START = "kiosk_start"
+    OPENING = "opening"  # the venue's first opening of the day
+    BEFORE_SESSION = "before_session"  # 10 minutes before a booked session
+    STAFF = "staff"  # asked for from the staff console
+    MANUAL = "manual"  # someone at the booth pressed the button
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestLeg:
+    """One path to try: ``direct`` (any candidate) or one TURN transport, relay only."""
+
+    leg: str
+    relay_only: bool
+    ice_servers: tuple[IceServer, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegReport:
+    """What the kiosk measured on one leg with ``getStats()`` (units as named)."""
+
+    leg: str
+    connected: bool
+    media: bool | None = None
+    candidate_type: str | None = None
+    relay_protocol: str | None = None
+    rtt_ms: float | None = None
+    jitter_ms: float | None = None
+    loss_percent: float | None = None
+    bitrate_up_kbps: float | None = None
+    bitrate_down_kbps: float | None = None
+    frames_received: int | None = None
+    frames_sent: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestFigures:
+    path: str | None = None
+    rtt_ms: float | None = None
+    jitter_ms: float | None = None
+    loss_percent: float | None = None
+    bitrate_up_kbps: float | None = None
+    bitrate_down_kbps: float | None = None
+    frames_received: int | None = None
+    echo_video_frames: int | None = None
+    black_percent: float | None = None
+    audio_dbfs: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathResult:
+    leg: str
+    works: bool
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestStart(ClientMessage):
+    type: ClassVar[str] = "selftest_start"
+    trigger: SelfTestTrigger
+    booking_id: int | None = None  # the session a before_session test is for
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestOffer(ClientMessage):
+    type: ClassVar[str] = "selftest_offer"
+    test_id: str
+    leg: str
+    sdp: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestReport(ClientMessage):
+    type: ClassVar[str] = "selftest_report"
+    test_id: str
+    camera: bool
+    microphone: bool
+    legs: tuple[LegReport, ...]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallStats(ClientMessage):
+    type: ClassVar[str] = "call_stats"
+    booking_id: int
+    rtt_ms: float
+    jitter_ms: float
+    loss_percent: float
+    bitrate_out_kbps: float
+    bitrate_in_kbps: float
+    frames_received: int
+    relayed: bool
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestRequest(ServerMessage):
+    type: ClassVar[str] = "selftest_request"
+    trigger: SelfTestTrigger
+    booking_id: int | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestQueued(ServerMessage):
+    type: ClassVar[str] = "selftest_queued"
+    test_id: str
+    position: int  # tests waiting before this one
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestReady(ServerMessage):
+    type: ClassVar[str] = "selftest_ready"
+    test_id: str
+    media_seconds: int
+    probe_seconds: int
+    legs: tuple[SelfTestLeg, ...]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestAnswer(ServerMessage):
+    type: ClassVar[str] = "selftest_answer"
+    test_id: str
+    leg: str
+    sdp: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfTestResult(ServerMessage):
+    type: ClassVar[str] = "selftest_result"
+    test_id: str
+    verdict: str
+    score: float | None = None
+    figures: SelfTestFigures
+    paths: tuple[PathResult, ...]
+    problems: tuple[str, ...]
+    finished_at: datetime
 
 
 #: The client messages a room relays to a partner booth, by wire type.

@@ -54,3 +54,24 @@ window.callStats = async () => {
   }
   return out;
 };
+
+// The self-test (static/selftest.js) on this booth's socket; `black` swaps the camera for a
+// canvas that paints black frames (a covered lens), keeping the microphone.
+import { runSelfTest, startCallStats } from '/static/selftest.js';
+
+// call_stats as the kiosk sends them, every `everyMs` (the kiosk: 10 s).
+window.startCallStats = (everyMs) => { startCallStats(window.booth, everyMs); };
+
+window.selfTest = async ({ black = false, trigger = 'manual' } = {}) => {
+  let stream = local.srcObject;
+  if (black) {
+    const canvas = document.createElement('canvas');
+    canvas.width = 320;
+    canvas.height = 240;
+    const paint = canvas.getContext('2d');
+    const video = canvas.captureStream(15);
+    setInterval(() => { paint.fillStyle = '#000'; paint.fillRect(0, 0, 320, 240); }, 50);
+    stream = new MediaStream([...video.getVideoTracks(), ...stream.getAudioTracks()]);
+  }
+  return runSelfTest(window.booth, { stream, trigger });
+};

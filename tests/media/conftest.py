@@ -10,8 +10,11 @@ the namespace. Inside, PostgreSQL and Redis on 127.0.0.1 are out of reach: SQLit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import random
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -125,8 +128,26 @@ async def issue_device_key(client: TestClient[Any, Any], booth_id: int) -> str:
 async def session(tmp_path: Path) -> AsyncIterator[Session]:
     """The real app on SQLite with the demo data, a booked session, keys for both booths, and
     the clock moved to one second after the session's start."""
+    async with booked_session(tmp_path) as booked:
+        yield booked
+
+
+#: The embedded echo peer gathers on loopback, the only address in the namespace (a product
+#: setting, BOOTH_ECHO_ICE_ADDRESSES); 3 s of media keep the self-tests short.
+SELFTEST_CONFIG: dict[str, Any] = {"echo_ice_addresses": ("127.0.0.1",), "selftest_seconds": 3}
+
+
+@pytest.fixture
+async def selftest_session(tmp_path: Path) -> AsyncIterator[Session]:
+    """:func:`session` with the self-test settings."""
+    async with booked_session(tmp_path, **SELFTEST_CONFIG) as booked:
+        yield booked
+
+
+@contextlib.asynccontextmanager
+async def booked_session(tmp_path: Path, **config: Any) -> AsyncIterator[Session]:
     clock = Clock(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))
-    app = create_app(Config(database=f"sqlite:///{tmp_path / 'media.db'}", demo=True), clock=clock)
+    app = create_app(Config(database=f"sqlite:///{tmp_path / 'media.db'}", demo=True, **config), clock=clock)
     app.router.add_get("/media-test/{name}", _media_test_file)
     if not await _routed(app, "/static/signalling.js"):
         app.router.add_get("/static/signalling.js", _signalling_js)
@@ -252,6 +273,17 @@ class Kiosks:
         await page.evaluate("key => startBooth(key)", device_key)
         return page
 
+    async def open_idle(self, device_key: str, session: Session | None = None) -> Any:
+        """A booth page that stays out of its session's room (for self-tests: none in a call)."""
+        context = await self.browser.new_context()
+        self.contexts.append(context)
+        page = await context.new_page()
+        await page.goto((session or self.session).page_url)
+        await page.wait_for_function("typeof window.startBooth === 'function'")
+        await page.evaluate("key => startBooth(key, {autoJoin: false})", device_key)
+        await page.wait_for_function("window.booth && window.booth.state === 'idle'", timeout=20000)
+        return page
+
     async def dump(self) -> None:
         for number, context in enumerate(self.contexts):
             for page in context.pages:
@@ -300,3 +332,140 @@ def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
     yield
+
+
+# --- TURN: Debian's coturn with the shipped configuration ------------------------------------
+
+REPO = HERE.parents[1]
+COTURN_CONF = REPO / "deploy" / "coturn" / "turnserver.conf"
+
+
+@dataclass
+class Coturn:
+    port: int
+    secret: str
+    process: Any
+    log: Path
+
+    def urls(self, port: int | None = None) -> tuple[str, ...]:
+        """TURN over UDP and TCP (``port``: a relay in front of coturn instead of coturn itself)."""
+        return (
+            f"turn:127.0.0.1:{port or self.port}?transport=udp",
+            f"turn:127.0.0.1:{self.port}?transport=tcp",
+        )
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 10)
+
+
+@pytest.fixture
+async def coturn(tmp_path: Path) -> AsyncIterator[Coturn]:
+    """coturn started with ``deploy/coturn/turnserver.conf`` as shipped, plus what a test needs:
+    a free port on loopback, the test's secret, no TLS (no certificate here), its files in the
+    test's directory, a verbose log there, and ``--allowed-peer-ip=127.0.0.1
+    --allow-loopback-peers``. The shipped file denies loopback peers (a relay must not reach the
+    TURN host's own services), and coturn refuses them by itself too; here the echo peer *is*
+    on loopback, the only address of the namespace, so the test allows that one address."""
+    turnserver = shutil.which("turnserver")
+    if turnserver is None:
+        missing_service("coturn", "turnserver is not installed (apt-get install coturn)")
+        return
+    port, secret = _free_port(), secrets.token_hex(16)
+    command = [
+        turnserver, "-c", str(COTURN_CONF),
+        "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--listening-port", str(port),
+        "--no-tls", "--no-dtls", "--static-auth-secret", secret, "--realm", "booths.test",
+        "--allowed-peer-ip=127.0.0.1", "--allow-loopback-peers", "--verbose", "--pidfile", str(tmp_path / "turnserver.pid"),
+        "--db", str(tmp_path / "turndb"), "--log-file", "stdout",
+    ]  # fmt: skip
+    log = (tmp_path / "turnserver.log").open("wb")  # noqa: ASYNC230  (before the server starts)
+    process = await asyncio.create_subprocess_exec(*command, stdout=log, stderr=asyncio.subprocess.STDOUT)
+    server = Coturn(port, secret, process, tmp_path / "turnserver.log")
+    deadline = time.monotonic() + 15
+    while True:  # coturn listens on TCP and UDP at once: the TCP port says it is up
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.returncode is not None:
+                raise AssertionError(f"coturn did not start (status {process.returncode})") from None
+            await asyncio.sleep(0.1)
+    try:
+        yield server
+    finally:
+        await server.stop()
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ImpairedRelay(asyncio.DatagramProtocol):
+    """A user-space UDP relay that delays and drops, in both directions (``tc netem`` is not
+    available here): the browser talks TURN to it, it talks to coturn. One upstream socket per
+    client address, so coturn sees each client as its own 5-tuple."""
+
+    def __init__(self, target: tuple[str, int], delay: float, drop: float, seed: int = 7) -> None:
+        self.target, self.delay, self.drop = target, delay, drop
+        self.random = random.Random(seed)
+        self.transport: asyncio.DatagramTransport | None = None
+        self.upstream: dict[tuple[str, int], asyncio.DatagramTransport] = {}
+        self.relayed = self.dropped = 0
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def _later(self, send: Any, data: bytes, *args: Any) -> None:
+        if self.random.random() < self.drop:
+            self.dropped += 1
+            return
+        self.relayed += 1
+        asyncio.get_running_loop().call_later(self.delay, send, data, *args)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        upstream = self.upstream.get(addr)
+        if upstream is None:
+            asyncio.get_running_loop().create_task(self._open(data, addr))
+            return
+        self._later(upstream.sendto, data)
+
+    async def _open(self, first: bytes, client: tuple[str, int]) -> None:
+        relay = self
+
+        class Back(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                assert relay.transport is not None
+                relay._later(relay.transport.sendto, data, client)
+
+        if client not in self.upstream:
+            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                Back, remote_addr=self.target
+            )
+            self.upstream[client] = transport
+        self._later(self.upstream[client].sendto, first)
+
+    def close(self) -> None:
+        for transport in self.upstream.values():
+            transport.close()
+        if self.transport is not None:
+            self.transport.close()
+
+
+@contextlib.asynccontextmanager
+async def impaired_relay(
+    target_port: int, delay: float, drop: float
+) -> AsyncIterator[tuple[int, ImpairedRelay]]:
+    """An :class:`ImpairedRelay` on a free loopback port in front of ``target_port``."""
+    transport, relay = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: ImpairedRelay(("127.0.0.1", target_port), delay, drop), local_addr=("127.0.0.1", 0)
+    )
+    try:
+        yield int(transport.get_extra_info("sockname")[1]), relay
+    finally:
+        relay.close()
