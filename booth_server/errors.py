@@ -37,9 +37,17 @@ class BadRequest(InvalidInput):
     """The request itself is unreadable (HTTP 400), e.g. malformed JSON."""
 
 
+class TooManyTries(SchedulerError):
+    """Slowed down (HTTP 429); ``details["retry_after"]`` seconds, also sent as Retry-After."""
+
+    code = "too_many_tries"
+
+
 def status_of(error: SchedulerError) -> int:
     if isinstance(error, BadRequest):
         return 400
+    if isinstance(error, TooManyTries):
+        return 429
     for kind, status in _STATUS:
         if isinstance(error, kind):
             return status
@@ -54,6 +62,8 @@ def error_response(
     response = web.json_response({"error": body}, status=status)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="sebastian"'
+    if status == 429 and "retry_after" in body:
+        response.headers["Retry-After"] = str(body["retry_after"])
     return response
 
 

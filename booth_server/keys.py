@@ -16,6 +16,7 @@ from .metrics import Metrics
 
 if TYPE_CHECKING:  # rooms imports auth, which imports these keys
     from .rooms import RoomRegistry
+    from .throttle import Throttle
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
@@ -26,3 +27,5 @@ METRICS = web.AppKey("metrics", Metrics)
 #: The server's signing secret (booth_server/server_secret.py), loaded once at start.
 SERVER_SECRET = web.AppKey("server_secret", bytes)
 SIGNALLING: web.AppKey[RoomRegistry] = web.AppKey("signalling")
+#: Login and registration token buckets (booth_server/throttle.py).
+THROTTLE: web.AppKey[Throttle] = web.AppKey("throttle")
