@@ -46,6 +46,12 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="[BOOTH_LOG_LEVEL]"
     )
+    common.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="the server's signing secret, created with mode 0600 if missing "
+        "(default: beside the SQLite file, else ./sebastian.secret) [BOOTH_SECRET_FILE]",
+    )
 
     top = argparse.ArgumentParser(
         prog="booth-server",

@@ -19,6 +19,8 @@ from scheduler.errors import (
 )
 from scheduler.store import BookingStateError
 
+from .logs import redact
+
 log = logging.getLogger(__name__)
 
 _STATUS: tuple[tuple[type[SchedulerError], int], ...] = (
@@ -90,5 +92,5 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except (ConnectionResetError, web.HTTPClientError):
         raise
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact(request.path))
         return error_response(500, "internal", "the server failed to handle this request; it has been logged")
