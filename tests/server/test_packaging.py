@@ -151,6 +151,8 @@ def test_wheel_installed_with_its_dependencies_runs_every_entry_point(wheel: Pat
         "            names.append(info.name)\n"
         "print(len(names))\n"
     )
-    result = subprocess.run([python, "-c", every_module], cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [python, "-c", every_module], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert int(result.stdout) >= 40, result.stdout
