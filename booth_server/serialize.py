@@ -46,6 +46,7 @@ def venue_json(venue: Venue) -> dict[str, Any]:
             "min_notice_minutes": venue.rules.min_notice_minutes,
             "max_advance_days": venue.rules.max_advance_days,
             "weekly_quota_minutes": venue.rules.weekly_quota_minutes,
+            "max_session_minutes": venue.rules.max_session_minutes,
         },
         "blackouts": [{"start": z(b.start), "end": z(b.end), "reason": b.reason} for b in venue.blackouts],
     }

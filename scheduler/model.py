@@ -116,6 +116,8 @@ class Rules:
     min_notice_minutes: int = 120
     max_advance_days: int = 90
     weekly_quota_minutes: int = 240
+    #: The longest a session may become, extensions included; nobody can override it.
+    max_session_minutes: int = 360
 
     @property
     def buffer(self) -> timedelta:
