@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=config.port,
             loop=event_loop(),
             access_log_class=logs.RedactingAccessLogger,
+            keepalive_timeout=config.http_keepalive_timeout,
             print=lambda _: log.info("serving on %s (database %s)", config.origin, safe_url(config.database)),
         )
     except SchedulerError as exc:

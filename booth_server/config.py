@@ -100,6 +100,9 @@ class Config:
     signal_heartbeat: float = field(default=20.0, metadata={"parse": _parse_seconds})
     signal_idle_timeout: float = field(default=45.0, metadata={"parse": _parse_seconds})
     signal_auth_timeout: float = field(default=10.0, metadata={"parse": _parse_seconds})
+    #: An idle keep-alive HTTP connection is closed after this many seconds (aiohttp's default
+    #: is 75); slow request heads are nginx's part (deploy/nginx/slow-clients.conf).
+    http_keepalive_timeout: float = field(default=15.0, metadata={"parse": _parse_seconds})
     log_level: str = "INFO"
 
     @property

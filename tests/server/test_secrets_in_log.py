@@ -11,12 +11,12 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
 
 from tests.conftest import ADMIN, DEMO_PASSWORD, STAFF_PARIS
+from tests.processes import wait_until_healthy
 from tests.server.test_cli import _free_port, clean_env
 
 TURN_SECRET = "coturn-static-auth-secret-for-the-log-test"
@@ -106,7 +106,7 @@ async def test_the_server_log_holds_no_secret(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        await _wait_until_up(base, server)
+        await wait_until_healthy(base, server)
         secrets = await _exercise(base, db)
     finally:
         server.terminate()
@@ -120,18 +120,3 @@ async def test_the_server_log_holds_no_secret(tmp_path: Path) -> None:
     leaked = [name for name, value in secrets.items() if value in log]
     assert leaked == [], leaked
     print(f"server log: {len(log.splitlines())} lines, {len(secrets)} secrets, none found")
-
-
-async def _wait_until_up(base: str, server: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 30
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            assert server.returncode is None, "the server exited"
-            assert time.monotonic() < deadline, "the server did not start"
-            await asyncio.sleep(0.1)
