@@ -31,7 +31,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Device keys, booth session tokens, resume tokens, wherever they appear.
     (re.compile(r"\b(dk|st|rt)_[A-Za-z0-9_.\-]{8,}"), rf"\1_{REDACTED}"),
     # Authorization: Bearer <token> / Device <key>, and the cookies of a browser session.
-    (re.compile(r"\b(Bearer|Device)(\s+)[^\s\"',;]+", re.IGNORECASE), rf"\1\2{REDACTED}"),
+    # (A credential is long: "device keys" in a sentence stays as it is.)
+    (re.compile(r"\b(Bearer|Device)(\s+)[A-Za-z0-9_.~+/=\-]{16,}", re.IGNORECASE), rf"\1\2{REDACTED}"),
     (re.compile(r"\b(sebastian_session|sebastian_csrf)=[^;\s\"',]+"), rf"\1={REDACTED}"),
     # JSON members that hold a secret, as a body or a message would show them.
     (

@@ -117,6 +117,7 @@ async def test_the_server_log_holds_no_secret(tmp_path: Path) -> None:
     secrets["turn secret"] = TURN_SECRET
     assert "unhandled error on GET /feeds/organizer/[redacted].ics" in log, log[-3000:]
     assert "Traceback" in log  # the failure is logged in full, only without its secrets
+    assert "Booth device keys and calendar feed tokens" in log  # prose about secrets stays readable
     leaked = [name for name, value in secrets.items() if value in log]
     assert leaked == [], leaked
     print(f"server log: {len(log.splitlines())} lines, {len(secrets)} secrets, none found")
