@@ -120,6 +120,7 @@ def test_installed_wheel_serves_from_any_directory(wheel: Path, tmp_path: Path) 
     assert (workdir / "sebastian.db").exists()
 
 
+@pytest.mark.timeout(600)  # pip resolves and installs every dependency: a minute, more on a busy machine
 def test_wheel_installed_with_its_dependencies_runs_every_entry_point(wheel: Path, tmp_path: Path) -> None:
     """A fresh virtual environment, no system site-packages: what ``pip install .`` gives a user.
 
