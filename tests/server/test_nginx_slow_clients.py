@@ -2,8 +2,8 @@
 
 A minimal nginx.conf written by the test ``include``s ``deploy/nginx/slow-clients.conf`` as it is
 shipped. Slowloris clients (a header line every 2 s, forever) are cut within the fragment's
-``client_header_timeout``; meanwhile ``/healthz`` answers through the same nginx, and an idle
-booth socket on ``/api/v1/signalling`` outlives that timeout.
+``client_header_timeout``; meanwhile ``/healthz`` answers through the same nginx, and a quiet
+booth socket on ``/api/v1/signalling`` outlives that timeout and ``client_body_timeout``.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ events {{ worker_connections 1024; }}
 http {{
     access_log off;
     {temp}
-    limit_conn_zone $binary_remote_addr zone=sebastian_per_address:10m;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     server {{
         listen 127.0.0.1:{port};
@@ -62,8 +61,6 @@ http {{
             proxy_pass {upstream};
         }}
         location /api/v1/signalling {{
-            client_body_timeout 75s;
-            send_timeout 75s;
             proxy_read_timeout 75s;
             proxy_http_version 1.1;
             proxy_set_header Host $http_host;
@@ -130,19 +127,19 @@ async def test_slowloris_is_cut_and_health_still_answers(nginx_in_front: str) ->
     port = int(origin.rsplit(":", 1)[1])
     async with aiohttp.ClientSession() as http:
         booth = await http.ws_connect(f"{origin}/api/v1/signalling", origin=origin)
-        started = time.monotonic()
+        started = quiet_since = time.monotonic()
         cut: list[float] = []
         slow = [asyncio.create_task(_slowloris(port, cut, started)) for _ in range(SLOW_CLIENTS)]
         await asyncio.sleep(1)  # the slow clients have connected and sent part of their heads
-        healthy, servers = 0, set[str]()
+        healthy = 0
         for _ in range(5):
             async with http.get(f"{origin}/healthz") as response:
                 healthy += response.status == 200
-                servers.add(response.headers["Server"])
         done, pending = await asyncio.wait(slow, timeout=HEADER_TIMEOUT + 8)
         for task in pending:
             task.cancel()
-        # The idle booth socket outlived client_header_timeout and client_body_timeout (10 s).
+        # The booth socket, quiet all along, outlived every timeout of the fragment but keep-alive.
+        quiet = time.monotonic() - quiet_since
         await booth.send_json({"type": "hello", "version": 1, "device_key": "dk_not-a-real-key-at-all"})
         answer = await booth.receive_json(timeout=10)
         await booth.close()
@@ -151,7 +148,7 @@ async def test_slowloris_is_cut_and_health_still_answers(nginx_in_front: str) ->
         f"(client_header_timeout {HEADER_TIMEOUT:g} s); /healthz {healthy}/5 while they were open"
     )
     assert healthy == 5
-    assert servers == {"nginx"}  # server_tokens off: no version (nginx drops booth-server's header)
     assert not pending and len(cut) == SLOW_CLIENTS
     assert max(cut) < HEADER_TIMEOUT + 8
+    assert quiet > HEADER_TIMEOUT
     assert answer["type"] == "error" and answer["code"] == "unauthorized", answer
