@@ -118,13 +118,12 @@ async def test_deep_nesting_and_huge_numbers_are_4xx(client, raw, status, field)
 async def test_instants_outside_the_documented_range_are_named(client, start) -> None:
     headers = await token_for(client, ADMIN)
     await _refused(await client.post("/api/v1/bookings", json=booking(start), headers=headers), 422, "start")
-    await _refused(
-        await client.post(
-            "/api/v1/bookings", json=booking(start[:19], timezone="Pacific/Kiritimati"), headers=headers
-        ),
-        422,
-        "start",
-    )
+    if not start.startswith("2027"):  # the same wall time in the zone furthest ahead (+14:00)
+        local = booking(start[:19], timezone="Pacific/Kiritimati")
+        error = await _refused(
+            await client.post("/api/v1/bookings", json=local, headers=headers), 422, "start"
+        )
+        assert "2000-01-01" in error["message"], error
     await _refused(await client.get("/api/v1/bookings", params={"to": start}, headers=headers), 422, "to")
     blackout = {"start": start, "end": "2027-04-01T00:00:00Z", "reason": "works"}
     await _refused(
