@@ -173,14 +173,16 @@ async def served(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
 
 async def test_fuzz_every_operation_as_each_role(served: str, request: pytest.FixtureRequest) -> None:
     engine = request.node.callspec.id
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    plugins = request.config.pluginmanager
+    terminal, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
 
     def report(line: str) -> None:
         """On the terminal even when pytest captures output: CI's log shows the figures."""
-        if terminal is not None:
-            terminal.write_line(line)
-        else:
+        if terminal is None or capture is None:
             print(line)
+            return
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(line)
 
     failures: dict[str, str] = {}
     for operation in _operations():  # build every strategy once, outside the timed runs
