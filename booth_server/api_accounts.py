@@ -9,7 +9,7 @@ from scheduler.model import Account, Role
 
 from . import auth
 from . import validation as v
-from .keys import CLOCK, CONFIG, STORE
+from .keys import CLOCK, CONFIG, STORE, THROTTLE
 from .serialize import account_json
 
 routes = web.RouteTableDef()
@@ -34,6 +34,8 @@ async def register(request: web.Request) -> web.Response:
     """Anyone may register as an entrepreneur; an admin may also create staff and admins."""
     body = await v.read_json(request)
     actor = await auth.authenticate(request)
+    if actor is None or actor.role is not Role.ADMIN:
+        request.app[THROTTLE].register(request)
     role = Role.ENTREPRENEUR
     venue_id = None
     if "role" in body and body["role"] != Role.ENTREPRENEUR.value:
@@ -73,6 +75,7 @@ async def _login(request: web.Request) -> Account:
     password = body.get("password")
     if not isinstance(password, str) or not password:
         raise InvalidInput("password is required", field="password", code="required")
+    request.app[THROTTLE].login(request, email)  # before any scrypt work
     found = await request.app[STORE].credentials(email)
     stored = found[1] if found else _DUMMY_HASH
     if not await auth.verify_password(password[:MAX_PASSWORD], stored) or found is None:

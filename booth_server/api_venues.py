@@ -83,6 +83,7 @@ RULE_LIMITS = {
     "min_notice_minutes": (0, 7 * 24 * 60),
     "max_advance_days": (1, 365),
     "weekly_quota_minutes": (15, 7 * 24 * 60),
+    "max_session_minutes": (15, 24 * 60),
 }
 
 

@@ -38,13 +38,16 @@ from .bookings import BookingService
 from .clock import Clock
 from .config import Config
 from .errors import error_middleware
-from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, METRICS, SERVER_SECRET, STORE
+from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, METRICS, SERVER_SECRET, STORE, THROTTLE
 from .metrics import Metrics
 from .server_secret import default_secret_file, load_or_create
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+#: What ``Server`` says: the product, no versions of it or of what it runs on.
+SERVER_NAME = "Sebastian"
 
 
 def static_dir() -> Path:
@@ -57,14 +60,17 @@ def openapi_document() -> dict[str, Any]:
     return json.loads((Path(__file__).parent / "openapi.json").read_text(encoding="utf-8"))
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
-    response = await handler(request)
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer, errors and static files included (a signal sees what middlewares miss).
+
+    No version in ``Server``; ``nosniff`` and a referrer policy everywhere; API answers (the
+    authenticated data) are never stored by any cache unless the handler chose a policy.
+    """
+    response.headers["Server"] = SERVER_NAME
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.path.startswith("/api/"):
         response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -91,10 +97,12 @@ async def openapi(_request: web.Request) -> web.Response:
 
 def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     """Build the server. ``clock`` defaults to the wall clock, shifted by ``config.clock_start``."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, security_headers])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware])
+    app.on_response_prepare.append(security_headers)
     app[CONFIG] = config
     app[CLOCK] = clock or Clock(config.clock_start)
     app[METRICS] = Metrics()
+    app[THROTTLE] = Throttle()
     secret_file = Path(config.secret_file) if config.secret_file else default_secret_file(config.database)
     app[SERVER_SECRET] = load_or_create(secret_file)
     app.cleanup_ctx.append(_database)

@@ -27,7 +27,6 @@ log = logging.getLogger("booth_server")
 #: After the drain and the sockets' close, requests still running get this long to finish.
 SHUTDOWN_TIMEOUT = 15.0
 #: How long an idle HTTP keep-alive connection stays open (aiohttp's run_app default).
-KEEPALIVE_TIMEOUT = 75.0
 
 
 def _instant(value: str) -> Any:
@@ -59,6 +58,12 @@ def parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="[BOOTH_LOG_LEVEL]"
+    )
+    common.add_argument(
+        "--secret-file",
+        metavar="PATH",
+        help="the server's signing secret, created with mode 0600 if missing "
+        "(default: beside the SQLite file, else ./sebastian.secret) [BOOTH_SECRET_FILE]",
     )
 
     top = argparse.ArgumentParser(
@@ -166,7 +171,7 @@ async def serve(app: web.Application, config: Config) -> None:
         app,
         access_log_class=logs.RedactingAccessLogger,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
-        keepalive_timeout=KEEPALIVE_TIMEOUT,
+        keepalive_timeout=config.http_keepalive_timeout,
     )
     try:
         await runner.setup()  # the app's startup: migrations, the signalling tasks

@@ -219,6 +219,9 @@ class Config:
     echo_ice_addresses: tuple[str, ...] = field(default=(), metadata={"parse": _parse_list})
     #: Seconds of media in a self-test (docs/selftest.md); shorter only in tests.
     selftest_seconds: int = field(default=10, metadata={"parse": lambda v, n: _parse_int(v, n, 1, 60)})
+    #: An idle keep-alive HTTP connection is closed after this many seconds (aiohttp's default
+    #: is 75); slow request heads are nginx's part (deploy/nginx/slow-clients.conf).
+    http_keepalive_timeout: float = field(default=15.0, metadata={"parse": _parse_seconds})
     log_level: str = "INFO"
 
     @property

@@ -19,6 +19,8 @@ from scheduler.errors import (
 )
 from scheduler.store import BookingStateError
 
+from .logs import redact
+
 log = logging.getLogger(__name__)
 
 _STATUS: tuple[tuple[type[SchedulerError], int], ...] = (
@@ -37,9 +39,17 @@ class BadRequest(InvalidInput):
     """The request itself is unreadable (HTTP 400), e.g. malformed JSON."""
 
 
+class TooManyTries(SchedulerError):
+    """Slowed down (HTTP 429); ``details["retry_after"]`` seconds, also sent as Retry-After."""
+
+    code = "too_many_tries"
+
+
 def status_of(error: SchedulerError) -> int:
     if isinstance(error, BadRequest):
         return 400
+    if isinstance(error, TooManyTries):
+        return 429
     for kind, status in _STATUS:
         if isinstance(error, kind):
             return status
@@ -54,6 +64,8 @@ def error_response(
     response = web.json_response({"error": body}, status=status)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="sebastian"'
+    if status == 429 and "retry_after" in body:
+        response.headers["Retry-After"] = str(body["retry_after"])
     return response
 
 
@@ -80,5 +92,5 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except (ConnectionResetError, web.HTTPClientError):
         raise
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact(request.path))
         return error_response(500, "internal", "the server failed to handle this request; it has been logged")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .bookings import BookingService  # rooms imports auth, which imports these keys
     from .lifecycle import Lifecycle
     from .node import SignallingNode
+    from .throttle import Throttle
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
@@ -34,3 +35,5 @@ SIGNALLING: web.AppKey[SignallingNode] = web.AppKey("signalling")
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")
 #: The mail outbox (booth_server/mail.py).
 OUTBOX = web.AppKey("outbox", Outbox)
+#: Login and registration token buckets (booth_server/throttle.py).
+THROTTLE: web.AppKey[Throttle] = web.AppKey("throttle")

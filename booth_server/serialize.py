@@ -19,7 +19,8 @@ def created(body: dict[str, Any], location: str) -> web.Response:
 
 
 def z(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC; the year always has four digits (strftime's %Y drops the zeros before 1000)."""
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % instant.timetuple()[:6]  # noqa: UP031
 
 
 def local(booth: Booth, start: datetime, end: datetime) -> dict[str, str]:
@@ -46,6 +47,7 @@ def venue_json(venue: Venue) -> dict[str, Any]:
             "max_advance_days": venue.rules.max_advance_days,
             "weekly_quota_minutes": venue.rules.weekly_quota_minutes,
             "reminder_minutes": list(venue.rules.reminder_minutes),
+            "max_session_minutes": venue.rules.max_session_minutes,
         },
         "blackouts": [{"start": z(b.start), "end": z(b.end), "reason": b.reason} for b in venue.blackouts],
     }

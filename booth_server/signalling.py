@@ -55,7 +55,18 @@ from .clock import Clock
 from .config import Config, ConfigError
 from .connection import CLOSE_WITHIN, Connection, Timings
 from .errors import error_response
-from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, DEVICES, LIFECYCLE, METRICS, SIGNALLING, STORE
+from .keys import (
+    BOOKINGS,
+    CLOCK,
+    CONFIG,
+    DATABASE,
+    DEVICES,
+    LIFECYCLE,
+    METRICS,
+    SERVER_SECRET,
+    SIGNALLING,
+    STORE,
+)
 from .node import SignallingNode
 
 log = logging.getLogger(__name__)
@@ -233,7 +244,7 @@ async def _hello(request: web.Request, conn: Connection, message: ClientMessage)
         raise ProtocolError("unauthorized", "the first message must be hello")
     app = request.app
     key = await booth_auth.authenticate(
-        message, request.headers.get("Authorization"), app[DEVICES], app[CLOCK].now()
+        message, request.headers.get("Authorization"), app[DEVICES], app[CLOCK].now(), app[SERVER_SECRET]
     )
     if conn.closing:
         return  # timed out while the key was looked up
@@ -241,7 +252,9 @@ async def _hello(request: web.Request, conn: Connection, message: ClientMessage)
     # The booth's burst of 100 starts after its hello: a fast server must not cost it a message
     # of its first burst (a slow one used to refill it while handling the burst).
     conn.limiter = RateLimiter(asyncio.get_running_loop().time())
-    await app[SIGNALLING].hello(conn, key, message, booth_auth.issue_session_token(key, now))
+    await app[SIGNALLING].hello(
+        conn, key, message, booth_auth.issue_session_token(key, now, app[SERVER_SECRET])
+    )
 
 
 async def _dispatch(request: web.Request, conn: Connection, message: ClientMessage) -> None:

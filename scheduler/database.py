@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -85,6 +86,21 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _create_private(path: str | None) -> None:
+    """Create the SQLite file readable by its owner only (SQLite gives its -wal and -shm files
+    the same mode); left to SQLite it would follow the umask, usually world-readable."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot create the database file {path}: {exc.strerror}", field="database"
+        ) from None
+
+
 class Database:
     """A reader and a writer session factory over one database.
 
@@ -96,6 +112,7 @@ class Database:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
+            _create_private(make_url(self.url).database)
             connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             self.writer = create_async_engine(self.url, echo=echo, connect_args=connect_args)
             self.reader = create_async_engine(self.url, echo=echo, connect_args=connect_args)

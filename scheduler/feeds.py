@@ -39,12 +39,14 @@ from .database import Database
 from .errors import InvalidInput, NotFound
 from .ical import CANCELLED_RETENTION
 from .model import Account, BookingStatus, BookingView, Booth, Role
+from .rules import LONGEST_SESSION
 from .tables import AccountRow, BookingRow, BoothHoldRow, BoothRow, FeedTokenRow, FeedVersionRow
 
 WINDOW_PAST = timedelta(days=30)
 WINDOW_AHEAD = timedelta(days=365)
-#: Longest booking the API accepts (24 h): bounds the start_at index scan of a window.
-LONGEST_BOOKING = timedelta(days=1)
+#: Longest booking there can be (scheduler.rules.LONGEST_SESSION, checked on every create,
+#: move and extend, overrides included): bounds the start_at index scan of a window.
+LONGEST_BOOKING = LONGEST_SESSION
 MAX_FEEDS_PER_ACCOUNT = 20
 #: How often a full load retries when a write lands between its reads (PostgreSQL only).
 _LOAD_ATTEMPTS = 3

@@ -102,6 +102,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from scheduler import bounds
 from scheduler.model import BookingStatus, BookingView
 
 __all__ = [
@@ -202,7 +203,10 @@ def _fold(line: str) -> bytes:
     A fold never splits a UTF-8 sequence, nor a backslash escape from the character it escapes
     (allowed by the RFC, mishandled by some clients: icalendar issue #1501).
     """
-    data = line.encode("utf-8")
+    try:
+        data = line.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in a row stored before bounds.check_text
+        data = bounds.readable(line).encode("utf-8")
     if len(data) <= _LINE_OCTETS:
         return data
     parts = []

@@ -7,11 +7,13 @@ holidays) are kept in the venue's own IANA zone and converted by :mod:`scheduler
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HH_MM = re.compile(r"[0-2][0-9]:[0-5][0-9]")
 
 
 class BookingStatus(enum.StrEnum):
@@ -76,6 +78,10 @@ class OpeningHours:
                 if not (isinstance(span, list) and len(span) == 2 and all(isinstance(s, str) for s in span)):
                     raise ValueError(f'{key}: each span must be ["HH:MM", "HH:MM"]')
                 try:
+                    # HH:MM only: a wall-clock rule has no offset (the venue's zone gives it), and
+                    # an aware time cannot be compared with a naive one.
+                    if not all(_HH_MM.fullmatch(s) for s in span):
+                        raise ValueError
                     opens, closes = (time.fromisoformat(s) for s in span)
                 except ValueError:
                     raise ValueError(f"{key}: {span!r} is not a pair of HH:MM times") from None
@@ -110,6 +116,8 @@ class Rules:
     min_notice_minutes: int = 120
     max_advance_days: int = 90
     weekly_quota_minutes: int = 240
+    #: The longest a session may become, extensions included; nobody can override it.
+    max_session_minutes: int = 360
     #: E-mail reminders, in minutes before the start (24 hours and 1 hour); empty: none. A
     #: booking's reminders are those of all its venues together.
     reminder_minutes: tuple[int, ...] = (1440, 60)

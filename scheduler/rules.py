@@ -265,7 +265,7 @@ def check_booking(
 
     Raises, in order: ``ValueError`` for a naive datetime (a programming error);
     :class:`InvalidInput` ``too_few_booths`` / ``same_venue`` / ``duration`` (ends before it
-    starts); unless ``override``, :class:`RuleViolation` ``grid``, ``duration``, ``notice``,
+    starts); always :class:`RuleViolation` ``session_too_long``; unless ``override``, :class:`RuleViolation` ``grid``, ``duration``, ``notice``,
     ``advance``, ``opening_hours``, ``closure``, ``quota``; and always
     :class:`BookingConflict` listing every clash, the buffer of each booth's venue included.
     """
@@ -277,6 +277,7 @@ def check_booking(
             field="end",
             code="duration",
         )
+    _check_session_length(request)
     if not override:
         for rule in _RULES:
             for booth in request.booths:
@@ -289,6 +290,25 @@ def check_booking(
     conflicts = _conflicts(request, busy)
     if conflicts:
         raise BookingConflict(conflicts)
+
+
+#: No session is ever longer, whatever a venue's rules say: the windowed queries of feeds and
+#: free/busy rely on it (scheduler/feeds.py LONGEST_BOOKING).
+LONGEST_SESSION = timedelta(days=1)
+
+
+def _check_session_length(request: BookingRequest) -> None:
+    """The total length, extensions included, within every venue's ``max_session_minutes``."""
+    length = request.end - request.start
+    for booth in request.booths:
+        limit = min(timedelta(minutes=booth.venue.rules.max_session_minutes), LONGEST_SESSION)
+        if length > limit:
+            raise RuleViolation(
+                f"Sessions at {booth.venue.name} last at most {limit / _MINUTE:g} minutes in all, "
+                f"extensions included; this one would last {length / _MINUTE:g}.",
+                field="duration_minutes",
+                code="session_too_long",
+            )
 
 
 # -- availability by interval arithmetic ----------------------------------------------------

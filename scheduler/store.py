@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from . import policy, rules
+from . import bounds, policy, rules
 from .changes import BookingChanged, TransactionalHandler, classify
 from .database import Database
 from .errors import (
@@ -75,6 +75,11 @@ class NewBooking:
     idempotency_key: str | None = None
     override_reason: str | None = None
 
+    def __post_init__(self) -> None:
+        _check_values(self.start, self.end, self.title, self.guests, self.override_reason)
+        if self.idempotency_key is not None:
+            bounds.check_text(self.idempotency_key, "Idempotency-Key")
+
     def fingerprint(self) -> str:
         """Identifies the request, to tell an idempotent retry from a reused key."""
         body = [
@@ -97,6 +102,27 @@ class BookingChange:
     title: str | None = None
     guests: tuple[str, ...] | None = None
     override_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_values(self.start, self.end, self.title, self.guests, self.override_reason)
+
+
+def _check_values(
+    start: datetime | None,
+    end: datetime | None,
+    title: str | None,
+    guests: tuple[str, ...] | None,
+    override_reason: str | None,
+) -> None:
+    """The store's own guard, whatever the caller checked: nothing it writes can break a read."""
+    for name, instant in (("start", start), ("end", end)):
+        if instant is not None:
+            bounds.check_instant(instant, name)
+    for name, value in (("title", title), ("override_reason", override_reason)):
+        if value is not None:
+            bounds.check_text(value, name)
+    for guest in guests or ():
+        bounds.check_text(guest, "guests")
 
 
 def _venue(row: VenueRow, default_rules: Rules) -> Venue:

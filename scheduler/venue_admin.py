@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from . import bounds
 from .errors import InvalidInput, NotFound
 from .model import BookingStatus, Busy, OpeningHours
 from .store import Store
@@ -80,6 +81,9 @@ class VenueAdmin:
     async def add_blackout(
         self, venue_id: int, start: datetime, end: datetime, reason: str
     ) -> BlackoutRecord:
+        bounds.check_instant(start, "start")
+        bounds.check_instant(end, "end")
+        bounds.check_text(reason, "reason")
         async with self.db.write() as session:
             if await session.get(VenueRow, venue_id) is None:
                 raise NotFound(f"there is no venue with id {venue_id}", field="id")

@@ -19,7 +19,7 @@ from tests.conftest import missing_service
 from tests.processes import descendants, live_chromium
 
 CHROMIUM = os.environ.get("SEBASTIAN_CHROMIUM", "/usr/bin/chromium")
-#: TESTING.md's flags; fake camera and microphone so the kiosk's check works without hardware.
+#: The flags of docs/testing.md; fake camera and microphone so the kiosk's check works without hardware.
 CHROMIUM_FLAGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
@@ -53,7 +53,7 @@ async def browser() -> AsyncIterator[Any]:
         seen = sorted({*seen, *live_chromium(descendants(os.getpid()))})
         await browser.close()
         await playwright.stop()
-        for _ in range(100):  # zombies clear within 1-3 s (TESTING.md); allow 10
+        for _ in range(100):  # zombies clear within 1-3 s (docs/testing.md); allow 10
             if not live_chromium(seen):
                 break
             await asyncio.sleep(0.1)

@@ -1,6 +1,6 @@
 """Real WebRTC media between Chromium pages and aiortc agents, through the real server.
 
-These tests run only inside a network namespace that has nothing but ``lo`` (TESTING.md: media
+These tests run only inside a network namespace that has nothing but ``lo`` (docs/testing.md: media
 in a test flows over loopback only). ``tests/server/test_media_namespace.py`` starts them with
 ``unshare -n`` and ``SEBASTIAN_IN_NETNS=1``; any other pytest run does not collect this
 directory at all, so ``python -m pytest`` on the host never opens a peer connection outside

@@ -198,7 +198,7 @@ async def test_kiosks_on_two_nodes_survive_a_kill_a_rolling_restart_and_redis(
     doomed.start(cluster.clock.now())
     await doomed.ready()
     for node in (survivor, doomed):
-        mark = [int(await page.evaluate("window.kioskFrames")) for page in pages]
+        seen_before = [int(await page.evaluate("window.kioskFrames")) for page in pages]
         welcomes = [int(await page.evaluate("window.kioskWelcomes.length")) for page in pages]
         node.terminate()
         assert await node.exited() == 0
@@ -207,7 +207,7 @@ async def test_kiosks_on_two_nodes_survive_a_kill_a_rolling_restart_and_redis(
                 await until(page, f"window.kioskWelcomes.length > {count}", 30)
         node.start(cluster.clock.now())
         await node.ready()
-        for page, seen in zip(pages, mark, strict=True):
+        for page, seen in zip(pages, seen_before, strict=True):
             await in_call(page, within=30)
             await frames_at_least(page, seen + FRAMES)
             assert await longest_frame_gap(page, seen) < 1.0

@@ -11,6 +11,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from booth_server.demo import seed
 from scheduler import rules
 from scheduler.database import Database
 from scheduler.errors import SchedulerError
-from scheduler.model import BookingRequest, BookingStatus, Busy, TimeRange
+from scheduler.model import Account, BookingRequest, BookingStatus, Busy, TimeRange
 from scheduler.store import BookingChange, NewBooking, Store
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -43,13 +44,13 @@ move = st.tuples(st.just("move"), st.integers(0, 50), when)
 operations = st.lists(st.one_of(book, cancel, move), min_size=1, max_size=14)
 
 
-async def _run(ops: list[tuple[object, ...]], folder: Path) -> None:
+async def _run(ops: list[tuple[Any, ...]], folder: Path) -> None:
     db = Database(f"sqlite:///{folder / 'p.db'}")
     await db.migrate()
     store = Store(db)
     await seed(store, NOW)
     organizers = [
-        (await store.credentials(email))[0]
+        await _account(store, email)
         for email in (
             "ada@demo.sebastian.example",
             "staff.paris@demo.sebastian.example",
@@ -80,7 +81,13 @@ async def _run(ops: list[tuple[object, ...]], folder: Path) -> None:
         await db.dispose()
 
 
-async def _assert_sound(store: Store, admin) -> None:  # type: ignore[no-untyped-def]
+async def _account(store: Store, email: str) -> Account:
+    found = await store.credentials(email)
+    assert found is not None, email
+    return found[0]
+
+
+async def _assert_sound(store: Store, admin: Account) -> None:
     confirmed = [b for b in await store.bookings_for(admin) if b.status is BookingStatus.CONFIRMED]
     holds = [(booth, b) for b in confirmed for booth in b.booths]
     for i, (booth, one) in enumerate(holds):

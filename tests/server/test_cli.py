@@ -135,3 +135,47 @@ def test_serve_with_demo_and_shifted_clock(tmp_path: Path) -> None:
     assert "CLOCK SHIFTED" in output and "2027-03-14T09:59:00+00:00" in output
     assert "sister-cities-demo" in output  # demo credentials are printed for the operator
     assert "Traceback" not in output
+
+
+def test_an_idle_keep_alive_connection_is_closed(tmp_path: Path) -> None:
+    """BOOTH_HTTP_KEEPALIVE_TIMEOUT (15 s by default) closes a connection left open after an answer."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "booth_server.cli",
+            "--port",
+            str(port),
+            "--database",
+            f"sqlite:///{tmp_path / 'k.db'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=clean_env({"BOOTH_HTTP_KEEPALIVE_TIMEOUT": "2"}),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.2)
+        with sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            sock.settimeout(10)
+            opened = time.monotonic()
+            received = b""
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                received += chunk
+            idle = time.monotonic() - opened
+        assert received.startswith(b"HTTP/1.1 200"), received
+        assert 1.5 < idle < 9, idle  # closed by the server after about 2 s, not kept for 75
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

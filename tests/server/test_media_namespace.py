@@ -1,6 +1,6 @@
 """Runs the media tests (``tests/media``) inside a network namespace that has only loopback.
 
-Real WebRTC media must never leave loopback in a test (TESTING.md): Chromium on the host
+Real WebRTC media must never leave loopback in a test (docs/testing.md): Chromium on the host
 network would gather every interface's addresses. So this test starts a second pytest under
 ``unshare -n``, brings ``lo`` up, and runs ``tests/media`` there with ``SEBASTIAN_IN_NETNS=1``
 (without it that directory is not collected). One ``python -m pytest`` runs everything.

@@ -205,10 +205,10 @@ async def test_the_embedded_server_restarts_and_the_booths_resume(how: str, tmp_
                     again.last_seq = SEQ_EPOCH_SPAN
                 back[booth.booth_id] = again
             if how == "sigterm":  # each sees the other come back (its drop was seen before or now)
-                for booth, partner in ((CANTINE_A, SF_A), (SF_A, CANTINE_A)):
-                    states = []
+                for who, partner in ((CANTINE_A, SF_A), (SF_A, CANTINE_A)):
+                    states: list[str] = []
                     while not states or states[-1] != "back":
-                        states.append((await back[booth].expect("peer_status", peer=partner))["state"])
+                        states.append((await back[who].expect("peer_status", peer=partner))["state"])
                     assert states in (["back"], ["reconnecting", "back"]), states
                 await back[SF_A].send(type="answer", booking_id=booking, sdp=SDP_ANSWER)
                 await back[CANTINE_A].expect("answer")

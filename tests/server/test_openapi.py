@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema.validators import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from booth_server.app import openapi_document
@@ -34,7 +34,7 @@ async def test_every_api_route_is_documented_and_nothing_else(client) -> None:
 
 def _validator(schema_name: str) -> Draft202012Validator:
     document = openapi_document()
-    registry: Registry[Any] = Registry().with_resource("urn:openapi", Resource(document, DRAFT202012))
+    registry: Registry[Any] = Registry().with_resource("urn:openapi", DRAFT202012.create_resource(document))
     schema = {"$ref": f"urn:openapi#/components/schemas/{schema_name}"}
     return Draft202012Validator(schema, registry=registry)
 

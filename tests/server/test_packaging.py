@@ -118,3 +118,42 @@ def test_installed_wheel_serves_from_any_directory(wheel: Path, tmp_path: Path) 
         server.terminate()
         server.communicate(timeout=30)
     assert (workdir / "sebastian.db").exists()
+
+
+@pytest.mark.timeout(600)  # pip resolves and installs every dependency: a minute, more on a busy machine
+def test_wheel_installed_with_its_dependencies_runs_every_entry_point(wheel: Path, tmp_path: Path) -> None:
+    """A fresh virtual environment, no system site-packages: what ``pip install .`` gives a user.
+
+    The wheel's declared dependencies are all that is there, so a module importing something
+    undeclared (numpy in webrtc/peer.py was one) fails here.
+    """
+    venv = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin/python")
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True, timeout=600
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOOTH_") and k != "PYTHONPATH"}
+    for command in ("booth-server", "booth-agent"):
+        result = subprocess.run(
+            [str(venv / "bin" / command), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, (command, result.stderr[-3000:])
+        assert result.stdout.startswith(f"usage: {command}"), result.stdout
+    every_module = (
+        "import importlib, pkgutil\n"
+        "names = []\n"
+        "for package in ('booth_server', 'scheduler', 'webrtc'):\n"
+        "    root = importlib.import_module(package)\n"
+        "    for info in pkgutil.walk_packages(root.__path__, package + '.'):\n"
+        "        if '.migrations.versions.' not in info.name and not info.name.endswith('migrations.env'):\n"
+        "            importlib.import_module(info.name)\n"
+        "            names.append(info.name)\n"
+        "print(len(names))\n"
+    )
+    result = subprocess.run(
+        [python, "-c", every_module], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout) >= 40, result.stdout

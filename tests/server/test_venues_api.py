@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from jsonschema.validators import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from booth_server.app import openapi_document
@@ -184,7 +184,7 @@ async def test_utilization_counts_holidays_and_blackouts_as_closed(client: Any) 
 
 def _check(schema_name: str, instance: Any) -> None:
     document = openapi_document()
-    registry: Registry[Any] = Registry().with_resource("urn:openapi", Resource(document, DRAFT202012))
+    registry: Registry[Any] = Registry().with_resource("urn:openapi", DRAFT202012.create_resource(document))
     Draft202012Validator(
         {"$ref": f"urn:openapi#/components/schemas/{schema_name}"}, registry=registry
     ).validate(instance)
