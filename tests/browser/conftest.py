@@ -118,7 +118,14 @@ async def screenshot(page: Any, name: str) -> Path:
     await page.wait_for_timeout(150)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}-390x844.png"), full_page=True)
     width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{name}: the page is {width}px wide at phone width"
+    if width > PHONE["width"]:
+        wide = await page.evaluate(
+            """(limit) => [...document.querySelectorAll('body *')]
+                .filter((e) => e.getBoundingClientRect().right > limit + 1)
+                .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)""",
+            PHONE["width"],
+        )
+        raise AssertionError(f"{name}: the page is {width}px wide at phone width, past it: {wide}")
     if size:
         await page.set_viewport_size(size)
     return path
