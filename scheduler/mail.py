@@ -35,7 +35,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from . import cancel_links, ical, zones
+from . import bounds, cancel_links, ical, zones
 from .changes import BookingChanged, ChangeKind
 from .model import BookingStatus, BookingView
 
@@ -518,11 +518,17 @@ def reminders(
 
 
 def guest_addresses(view: BookingView | None) -> list[str]:
-    """The guests' addresses, lower case, without the organizer's."""
+    """The guests' addresses, lower case, without the organizer's. An address stored before
+    text was checked (a lone surrogate, a control) is left out: no server can deliver to it,
+    and it must not stop the change that repairs it."""
     if view is None:
         return []
     organizer = view.organizer_email.lower()
-    return [g.lower() for g in dict.fromkeys(view.guests) if g.lower() != organizer]
+    return [
+        g.lower()
+        for g in dict.fromkeys(view.guests)
+        if g.lower() != organizer and bounds.text_problem(g) is None
+    ]
 
 
 def plan(

@@ -139,6 +139,8 @@ const en = {
   'error.opening_hours': 'One of the booths is closed at this time (its local opening hours). Pick a slot from the week shown.',
   'error.closure': ({ venue, reason }) => `${venue || 'One of the venues'} is closed then${reason ? ` (${reason})` : ''}. Pick another day.`,
   'error.quota': ({ quota }) => `This session would take you over ${quota ? `your ${quota}` : 'your weekly allowance'} a week. Pick a shorter session or another week.`,
+  'error.session_too_long': () => 'A session cannot last that long, even with extensions. Book a shorter one, or a second session after it.',
+  'error.too_many_tries': () => 'Too many tries in a short time. Wait a minute, then try again.',
   'error.conflict': ({ booth, city, from, to }) => (booth
     ? `Someone has just booked ${booth} in ${city}, ${from}–${to} ${city} time. The week now shows what is still free: pick another slot.`
     : 'Someone has just booked one of these booths at this time. The week now shows what is still free: pick another slot.'),
@@ -430,6 +432,8 @@ const fr = {
   'error.opening_hours': 'Une des cabines est fermée à cette heure-là (horaires locaux). Choisissez un créneau de la semaine affichée.',
   'error.closure': ({ venue, reason }) => `${venue || 'Un des lieux'} est fermé à ce moment-là${reason ? ` (${reason})` : ''}. Choisissez un autre jour.`,
   'error.quota': ({ quota }) => `Cette session dépasserait ${quota ? `vos ${quota}` : 'votre quota'} par semaine. Choisissez une session plus courte ou une autre semaine.`,
+  'error.session_too_long': () => 'Une session ne peut pas durer aussi longtemps, même prolongée. Réservez-en une plus courte, ou une seconde à la suite.',
+  'error.too_many_tries': () => 'Trop d’essais en peu de temps. Attendez une minute, puis réessayez.',
   'error.conflict': ({ booth, city, from, to }) => (booth
     ? `Quelqu’un vient de réserver ${booth} à ${city}, de ${from} à ${to} heure de ${city}. La semaine montre maintenant ce qui reste libre : choisissez un autre créneau.`
     : 'Quelqu’un vient de réserver une de ces cabines à cette heure-là. La semaine montre maintenant ce qui reste libre : choisissez un autre créneau.'),
