@@ -132,12 +132,13 @@ class Seeded:
     idle: list[int]  # indexes of booths without bookings
 
 
-async def seed(path: Path, booths: int, rooms: int, now: datetime) -> Seeded:
-    """Booths with device keys in two venues, and ``rooms`` bookings live now, written directly."""
+async def seed(path: Path | str, booths: int, rooms: int, now: datetime) -> Seeded:
+    """Booths with device keys in two venues, and ``rooms`` bookings live now, written directly
+    to a SQLite file at ``path``, or to the database of URL ``path``."""
     from scheduler.database import Database
     from scheduler.tables import AccountRow, BookingRow, BoothHoldRow, BoothRow, DeviceKeyRow, VenueRow
 
-    url = f"sqlite:///{path}"
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
     db = Database(url)
     await db.migrate()
     hours = {day: [["00:00", "23:59"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -243,14 +244,19 @@ def free_port() -> int:
 class Server:
     """A server subprocess on loopback: CPU time and memory read from /proc."""
 
-    def __init__(self, label: str, command: list[str]) -> None:
+    def __init__(
+        self, label: str, command: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    ) -> None:
+        """``log``: where its output goes (a node that runs long must not fill a pipe)."""
         self.label = label
         self.port = free_port()
+        self.log = log
         self.process = subprocess.Popen(
-            [*command, "--port", str(self.port)] if label == "project" else [*command, str(self.port)],
+            [*command, "--port", str(self.port)] if label != "bare" else [*command, str(self.port)],
             cwd=ROOT,
+            env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.PIPE if log is None else log.open("ab"),
         )
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -259,6 +265,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                if self.log is not None:
+                    stderr = self.log.read_text(errors="replace")
                 raise RuntimeError(f"{self.label} server exited: {stderr[-2000:]}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.get(self.url + "/healthz") as response:
@@ -604,8 +612,15 @@ def relay_steps() -> dict[str, Callable[[], Any]]:
         _on_text(None, node, clock, paris, data)  # type: ignore[arg-type]
         bus._pending.clear()  # the database writer's share, done behind the loop in the server
 
+    entry = {"e": "signal", "t": now, "b": 1, "c": paris.id, "w": wire}
+
+    def log_entry() -> None:
+        bus.append(7, entry, False)
+        bus._pending.clear()
+
     return {
         "relay path": relay_one,
+        "the log entry for the database (InProcessBus.append)": log_entry,
         "orjson.loads": lambda: orjson.loads(data),
         "jsonschema-rs is_valid": lambda: validator.is_valid(wire),
         "the partner's copy (messages.relayed)": lambda: messages.relayed(wire, 7, 1, 5),
