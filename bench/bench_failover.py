@@ -167,7 +167,21 @@ async def main(args: argparse.Namespace) -> None:
                 for booth in movers + stayers:
                     assert booth.ws is not None
                     await booth.ws.send_str(json.dumps({"type": "join", "booking_id": booth.booking}))
-                await asyncio.wait_for(asyncio.gather(*(x.partner_here.wait() for x in movers + stayers)), 60)
+                joined_at = time.perf_counter()
+                try:
+                    await asyncio.wait_for(
+                        asyncio.gather(*(x.partner_here.wait() for x in movers + stayers)), 120
+                    )
+                except TimeoutError:
+                    waiting = [x for x in movers + stayers if not x.partner_here.is_set()]
+                    errors = sorted({e for x in waiting for e in x.errors})
+                    for node in nodes.nodes:
+                        assert node.log is not None
+                        text = node.log.read_text(errors="replace")
+                        Path(f"/tmp/{node.label}-failover.log").write_text(text)  # noqa: S108
+                        print(f"--- {node.label}\n{text[-4000:]}")
+                    raise SystemExit(f"{len(waiting)} booths never saw their partner join; errors: {errors}")
+                print(f"{rooms} rooms joined across the two nodes in {time.perf_counter() - joined_at:.1f} s")
                 print(
                     f"\n== Failover: {2 * rooms} booths in {rooms} live rooms, each room's booths on node A and "
                     f"node B, every booth sending {args.rate:g} candidates/s; node A killed with SIGKILL "

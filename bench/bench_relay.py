@@ -255,8 +255,8 @@ class Server:
             [*command, "--port", str(self.port)] if label != "bare" else [*command, str(self.port)],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE if log is None else log.open("ab"),
+            stdout=subprocess.DEVNULL if log is None else log.open("ab"),
+            stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
         )
         self.url = f"http://127.0.0.1:{self.port}"
 
