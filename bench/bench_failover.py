@@ -178,9 +178,10 @@ async def main(args: argparse.Namespace) -> None:
                     for node in nodes.nodes:
                         assert node.log is not None
                         text = node.log.read_text(errors="replace")
-                        Path(f"/tmp/{node.label}-failover.log").write_text(text)  # noqa: S108
                         print(f"--- {node.label}\n{text[-4000:]}")
-                    raise SystemExit(f"{len(waiting)} booths never saw their partner join; errors: {errors}")
+                    raise SystemExit(
+                        f"{len(waiting)} booths never saw their partner join; errors: {errors}"
+                    ) from None
                 print(f"{rooms} rooms joined across the two nodes in {time.perf_counter() - joined_at:.1f} s")
                 print(
                     f"\n== Failover: {2 * rooms} booths in {rooms} live rooms, each room's booths on node A and "
