@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from booth_server.cli import event_loop  # noqa: E402
+from booth_server.cli import LISTEN_BACKLOG, event_loop  # noqa: E402
 
 SIGNALLING_PATH = "/api/v1/signalling"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -118,7 +118,15 @@ def serve_bare(port: int) -> None:
     app = web.Application()
     app.router.add_get(SIGNALLING_PATH, relay)
     app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=port, loop=event_loop(), print=None, access_log=None)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop=event_loop(),
+        print=None,
+        access_log=None,
+        backlog=LISTEN_BACKLOG,
+    )
 
 
 # --- the project's server (a subprocess) -------------------------------------------------------

@@ -21,6 +21,10 @@ from .clock import Clock
 from .config import Config, ConfigError, parse_instant
 
 log = logging.getLogger("booth_server")
+#: Connections the kernel queues before the server accepts them (capped by net.core.somaxconn).
+#: aiohttp's default of 128 drops the SYNs of a join storm (every booth reconnecting after a
+#: restart), and each dropped booth waits 1, 3, 7, 15… seconds for its TCP retry.
+LISTEN_BACKLOG = 4096
 
 
 def _instant(value: str) -> Any:
@@ -118,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=config.port,
             loop=event_loop(),
             access_log_class=logs.RedactingAccessLogger,
+            backlog=LISTEN_BACKLOG,
             print=lambda _: log.info("serving on %s (database %s)", config.origin, safe_url(config.database)),
         )
     except SchedulerError as exc:
