@@ -150,7 +150,10 @@ async def main(args: argparse.Namespace) -> None:
         )
         totals: dict[str, list[float]] = {"project": [], "bare": []}
         connector = aiohttp.TCPConnector(limit=0, force_close=True)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        # No connect timeout of the client's own: a storm's last sockets wait in the listen
+        # backlog for seconds, alike for both servers; ``--within`` bounds the storm.
+        timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=None, sock_read=None)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             for round_ in range(args.rounds):
                 for label, command, keys in (
                     ("project", project_cmd, seeded.keys),
