@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from booth_server.cli import event_loop  # noqa: E402
+from booth_server.cli import LISTEN_BACKLOG, event_loop  # noqa: E402
 
 SIGNALLING_PATH = "/api/v1/signalling"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -118,7 +118,15 @@ def serve_bare(port: int) -> None:
     app = web.Application()
     app.router.add_get(SIGNALLING_PATH, relay)
     app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=port, loop=event_loop(), print=None, access_log=None)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop=event_loop(),
+        print=None,
+        access_log=None,
+        backlog=LISTEN_BACKLOG,
+    )
 
 
 # --- the project's server (a subprocess) -------------------------------------------------------
@@ -132,12 +140,13 @@ class Seeded:
     idle: list[int]  # indexes of booths without bookings
 
 
-async def seed(path: Path, booths: int, rooms: int, now: datetime) -> Seeded:
-    """Booths with device keys in two venues, and ``rooms`` bookings live now, written directly."""
+async def seed(path: Path | str, booths: int, rooms: int, now: datetime) -> Seeded:
+    """Booths with device keys in two venues, and ``rooms`` bookings live now, written directly
+    to a SQLite file at ``path``, or to the database of URL ``path``."""
     from scheduler.database import Database
     from scheduler.tables import AccountRow, BookingRow, BoothHoldRow, BoothRow, DeviceKeyRow, VenueRow
 
-    url = f"sqlite:///{path}"
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
     db = Database(url)
     await db.migrate()
     hours = {day: [["00:00", "23:59"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -243,14 +252,19 @@ def free_port() -> int:
 class Server:
     """A server subprocess on loopback: CPU time and memory read from /proc."""
 
-    def __init__(self, label: str, command: list[str]) -> None:
+    def __init__(
+        self, label: str, command: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    ) -> None:
+        """``log``: where its output goes (a node that runs long must not fill a pipe)."""
         self.label = label
         self.port = free_port()
+        self.log = log
         self.process = subprocess.Popen(
-            [*command, "--port", str(self.port)] if label == "project" else [*command, str(self.port)],
+            [*command, "--port", str(self.port)] if label != "bare" else [*command, str(self.port)],
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            env=env,
+            stdout=subprocess.DEVNULL if log is None else log.open("ab"),
+            stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
         )
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -259,6 +273,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                if self.log is not None:
+                    stderr = self.log.read_text(errors="replace")
                 raise RuntimeError(f"{self.label} server exited: {stderr[-2000:]}")
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.get(self.url + "/healthz") as response:
@@ -545,40 +561,55 @@ def per_call(function: Callable[[], Any], repeat: int = 2000) -> float:
 def relay_steps() -> dict[str, Callable[[], Any]]:
     """The server's relay path of one candidate without a socket (first), then the steps of
     it that any relay which validates what it relays must take: parse, check, encode, and
-    the clock the room compares with the slot's end."""
-    import orjson
-    from booth_server.rooms import RoomRegistry
+    the clock the room compares with the slot's end.
 
+    The path is the embedded default's: ``signalling._on_text`` hands the checked signal to a
+    :class:`~booth_server.node.SignallingNode` whose core appends it to the room's log, applies
+    it to the room and sends the partner's copy; the :class:`~booth_server.bus.InProcessBus`
+    encodes the entry for the database writer (the write itself happens behind, every 50 ms,
+    and is left out here: it is in the server's figures). The two booths enter the room through
+    the core's public events (``hello``, ``join``), as a socket's would."""
+    import orjson
+
+    from booth_server.bus import InProcessBus
     from booth_server.clock import Clock
     from booth_server.connection import Connection, Timings
     from booth_server.metrics import Metrics
+    from booth_server.node import SignallingNode
     from booth_server.signalling import SIGNAL_VALIDATORS, _on_text
+    from scheduler.database import Database
+    from scheduler.room_logs import RoomLogs
     from webrtc import messages, turn
-    from webrtc.room import Room
+    from webrtc.core import BookingInfo, Hello
 
     class Socket:
         async def send_frame(self, data: bytes, opcode: int) -> None:
             pass
 
     clock, metrics = Clock(), Metrics()
-    registry = RoomRegistry(
+    # Never opened: without a started bus there is no writer task, only the pending entries.
+    bus = InProcessBus(RoomLogs(Database(f"sqlite:///{tempfile.gettempdir()}/bench-relay-steps.db")))
+    node = SignallingNode(
+        node_id="bench",
         clock=clock,
         store=None,  # type: ignore[arg-type]  # a relay never reads the scheduler
         turn_config=turn.TurnConfig(stun_urls=(), turn_urls=(), secret=None),
         metrics=metrics,
         timings=Timings(),
+        bus=bus,
     )
-    now = clock.now()
-    room = Room(7, [1, 2], now - timedelta(minutes=1), now + timedelta(hours=1), now)
-    registry._rooms[7] = room  # a live room, as joining would leave it
+    core, now = node.core, clock.now()
+    booking = BookingInfo(7, (1, 2), now - timedelta(minutes=1), now + timedelta(hours=1))
     connections = []
     for booth in (1, 2):
         conn = Connection(Socket(), metrics, 0.0)  # type: ignore[arg-type]
-        conn.booth_id, conn.booking_id = booth, 7
-        registry._booths[booth] = conn
+        node.opened(conn)
+        conn.booth_id = booth
+        core.hello(conn.id, Hello(booth, booth, "st_bench", now, "rt_bench", "hash", None), now)
+        core.join(conn.id, booking, None, now)
+        conn.state = core.conn(conn.id)
         connections.append(conn)
-        room.join(booth, now)
-    room.drain()
+    core.take_actions()  # welcomes, schedules to build, peer_status: not the relay's part
     data = json.dumps({"type": "candidate", "booking_id": 7, "candidate": candidate(7)}).encode()
     wire = orjson.loads(data)
     validator = SIGNAL_VALIDATORS["candidate"]
@@ -586,10 +617,18 @@ def relay_steps() -> dict[str, Callable[[], Any]]:
 
     def relay_one() -> None:
         paris.limiter._messages._tokens = 100.0  # a benchmark loop is not a booth over its rate
-        _on_text(None, registry, clock, paris, data)  # type: ignore[arg-type]
+        _on_text(None, node, clock, paris, data)  # type: ignore[arg-type]
+        bus._pending.clear()  # the database writer's share, done behind the loop in the server
+
+    entry = {"e": "signal", "t": now, "b": 1, "c": paris.id, "w": wire}
+
+    def log_entry() -> None:
+        bus.append(7, entry, False)
+        bus._pending.clear()
 
     return {
         "relay path": relay_one,
+        "the log entry for the database (InProcessBus.append)": log_entry,
         "orjson.loads": lambda: orjson.loads(data),
         "jsonschema-rs is_valid": lambda: validator.is_valid(wire),
         "the partner's copy (messages.relayed)": lambda: messages.relayed(wire, 7, 1, 5),

@@ -142,6 +142,7 @@ def parts(python: str, times: int = 5000) -> None:
     nothing = count_step(python, "nothing", times)
     for step in (
         "relay path",
+        "the log entry for the database (InProcessBus.append)",
         "orjson.loads",
         "jsonschema-rs is_valid",
         "the partner's copy (messages.relayed)",

@@ -23,6 +23,10 @@ from .keys import LIFECYCLE
 from .lifecycle import STOP_SIGNALS
 
 log = logging.getLogger("booth_server")
+#: Connections the kernel queues before the server accepts them (capped by net.core.somaxconn).
+#: aiohttp's default of 128 drops the SYNs of a join storm (every booth reconnecting after a
+#: restart), and each dropped booth waits 1, 3, 7, 15… seconds for its TCP retry.
+LISTEN_BACKLOG = 4096
 
 #: After the drain and the sockets' close, requests still running get this long to finish.
 SHUTDOWN_TIMEOUT = 15.0
@@ -175,7 +179,7 @@ async def serve(app: web.Application, config: Config) -> None:
     )
     try:
         await runner.setup()  # the app's startup: migrations, the signalling tasks
-        await web.TCPSite(runner, config.host, config.port).start()
+        await web.TCPSite(runner, config.host, config.port, backlog=LISTEN_BACKLOG).start()
         log.info("serving on %s (database %s)", config.origin, safe_url(config.database))
         await lifecycle.wait_for_stop()
         await lifecycle.drain()

@@ -20,11 +20,12 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from scheduler.batching import Batched
 from scheduler.devices import DeviceKey
 from scheduler.errors import NotFound
 from scheduler.model import BookingStatus
@@ -102,7 +103,8 @@ class SignallingNode:
         self._ids = itertools.count(1)
         self._run = secrets.token_hex(3)
         self._first_join: dict[int, float] = {}  # booking -> monotonic time its room opened
-        self._schedule_lock = asyncio.Lock()
+        #: Schedules are built for every idle booth waiting for one at once (a join storm).
+        self._schedules: Batched[int, None] = Batched(self._push_schedules)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
 
@@ -273,7 +275,7 @@ class SignallingNode:
             if conn is not None:
                 conn.close(action.code, action.reason)
         elif isinstance(action, PushSchedule):
-            self._spawn(self._push_schedule(action.booth))
+            self._spawn(self._schedules.get(action.booth))
         elif isinstance(action, Broadcast):
             self.bus.broadcast(action.kind, action.data)
         elif isinstance(action, Watch):
@@ -303,14 +305,14 @@ class SignallingNode:
         elif counted.name == "joined" and counted.booking in self._first_join:
             self.metrics.join_latency.observe(time.monotonic() - self._first_join.pop(counted.booking))
 
-    async def _push_schedule(self, booth: int) -> None:
-        async with self._schedule_lock:
-            now = self.clock.now()
-            built = await schedules.schedule_for(self.store, booth, now)
-            if built is not None:
-                self.core.schedule(booth, *built)
-                self.flush()
-                self._wake.set()
+    async def _push_schedules(self, booths: Sequence[int]) -> dict[int, None]:
+        """Build the schedules of these booths in one query and hand them to the core."""
+        built = await schedules.schedules_for(self.store, booths, self.clock.now())
+        for booth, (schedule, changes_at) in built.items():
+            self.core.schedule(booth, schedule, changes_at)
+        self.flush()
+        self._wake.set()
+        return {}
 
     # --- timers and shutdown --------------------------------------------------------------
 

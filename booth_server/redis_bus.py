@@ -55,6 +55,13 @@ PRESENCE_TTL = 15.0
 PRESENCE_REFRESH = 5.0
 LEASE_TTL = 3.0
 HOUSEKEEPING_EVERY = 1.0
+#: Connections to Redis per node. The writes are fire-and-forget tasks: hundreds of booths
+#: connecting at once ask for that many connections, and redis-py's default pool (100) refuses
+#: the rest; this pool makes them wait for a free one instead.
+MAX_CONNECTIONS = 64
+#: How long one XREAD waits for new entries: under the client's socket timeout (redis-py: 5 s),
+#: which would otherwise end a quiet wait with an error.
+READ_BLOCK_MS = 1000
 
 # Append one entry if the epoch is still ours (and, with if_open, only to a log that exists).
 _APPEND = """
@@ -88,7 +95,8 @@ class RedisBus(Bus):
     def __init__(self, url: str, clock: Clock, epochs: RoomLogs, prefix: str = PREFIX) -> None:
         """``epochs``: the database's ``signalling_epochs``, where a new epoch's number comes from."""
         # Any: redis-py types its answers as bytes | str (decode_responses); this client gets bytes.
-        self.client: Any = redis.Redis.from_url(url)
+        pool = redis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=None)
+        self.client: Any = redis.Redis(connection_pool=pool)
         self.clock = clock
         self.epochs = epochs
         self.prefix = prefix
@@ -140,6 +148,7 @@ class RedisBus(Bus):
             for booking in self._leases:
                 await self.client.delete(self._key("lease", booking))
         await self.client.aclose()
+        await self.client.connection_pool.aclose()
 
     async def _join_epoch(self, *, lost: bool) -> None:
         """Use the epoch Redis holds, or start one (a fresh Redis, or one that lost its data)."""
@@ -300,13 +309,13 @@ class RedisBus(Bus):
             streams = {self._key("room", b): p for b, p in self._followed.items()}
             streams[self._wake_key] = wake_position
             try:
-                answer = await reader.xread(streams, block=0)
+                answer = await reader.xread(streams, block=READ_BLOCK_MS)
             except RedisError:
                 log.exception("signalling: reading the room logs failed; trying again")
                 await asyncio.sleep(0.5)
                 continue
             assert self._node is not None
-            for key, entries in answer:
+            for key, entries in answer or ():  # nothing new within READ_BLOCK_MS
                 name = key.decode()
                 if name == self._wake_key:
                     wake_position = entries[-1][0]

@@ -6,6 +6,7 @@ The caller hashes (``booth_server.auth.secret_hash``); this module never sees a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .batching import Batched
 from .database import Database
 from .errors import AlreadyExists
 from .store import Store
@@ -64,10 +66,16 @@ SEEN_PRECISION = timedelta(minutes=1)
 
 
 class DeviceKeys:
-    """The repository of device keys, one short session per call."""
+    """The repository of device keys, one short session per call.
+
+    The lookups of a ``hello`` (:meth:`find`, :meth:`live`) are batched: booths connecting at
+    once share one query (``scheduler.batching``), and nothing is cached.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._by_hash: Batched[str, DeviceKey] = Batched(self._find_many)
+        self._by_id: Batched[int, DeviceKey] = Batched(self._live_many)
 
     async def issue(
         self, booth_id: int, key_hash: str, created_by: int | None, now: datetime
@@ -92,19 +100,27 @@ class DeviceKeys:
 
     async def find(self, key_hash: str) -> DeviceKey | None:
         """The live key with this hash, or None (unknown or revoked)."""
-        async with self.db.read() as session:
-            row = await session.scalar(
-                select(DeviceKeyRow).where(
-                    DeviceKeyRow.key_hash == key_hash, DeviceKeyRow.revoked_at.is_(None)
-                )
-            )
-            return _key(row) if row else None
+        return await self._by_hash.get(key_hash)
 
     async def live(self, key_id: int) -> DeviceKey | None:
         """The key with this id if it is not revoked."""
+        return await self._by_id.get(key_id)
+
+    async def _find_many(self, key_hashes: Sequence[str]) -> dict[str, DeviceKey]:
         async with self.db.read() as session:
-            row = await session.get(DeviceKeyRow, key_id)
-            return _key(row) if row is not None and row.revoked_at is None else None
+            rows = await session.scalars(
+                select(DeviceKeyRow).where(
+                    DeviceKeyRow.key_hash.in_(key_hashes), DeviceKeyRow.revoked_at.is_(None)
+                )
+            )
+            return {row.key_hash: _key(row) for row in rows}
+
+    async def _live_many(self, key_ids: Sequence[int]) -> dict[int, DeviceKey]:
+        async with self.db.read() as session:
+            rows = await session.scalars(
+                select(DeviceKeyRow).where(DeviceKeyRow.id.in_(key_ids), DeviceKeyRow.revoked_at.is_(None))
+            )
+            return {row.id: _key(row) for row in rows}
 
     async def live_for_booth(self, booth_id: int) -> DeviceKey | None:
         async with self.db.read() as session:

@@ -409,7 +409,12 @@ class SignallingCore:
         booking = conn.booking
         if booking is None or wire["booking_id"] != booking:
             self._check_in_room(conn, wire["booking_id"], wire.get("id"))
-        self._append(booking, {"e": "signal", "t": now, "b": conn.booth, "c": conn_id, "w": wire})  # type: ignore[arg-type]
+        entry = {"e": "signal", "t": now, "b": conn.booth, "c": conn_id, "w": wire}
+        self.actions.append(Append(booking, entry))  # type: ignore[arg-type]
+        if self.local_log:  # what apply() does with a signal, without its dispatch: a call's traffic
+            room = self._rooms.get(booking)  # type: ignore[arg-type]
+            if room is not None:
+                self._apply_signal(room, entry)
 
     # --- from the scheduler, the clock and other nodes ------------------------------------
 
