@@ -73,23 +73,27 @@ class Bus(abc.ABC):
 
 
 class InProcessBus(Bus):
-    """One process: the core applies its own appends; the log is written to the database in
-    batches behind the event loop (every :attr:`FLUSH_EVERY` seconds), and read back at start.
+    """One process: the core applies its own appends; the log is written to the database behind
+    the event loop, and read back at start.
 
-    Entries other than signals wake the writer at once. A graceful stop writes everything and
-    marks its epoch clean. A start that finds the last
-    epoch unclean (the process was killed) knows that the newest entries may be missing: the
+    Entries other than signals (joins, drops, resumes, timers: who is in a room and with which
+    resume token) are written at once. Signals, a call's traffic, stay in memory until a graceful
+    stop writes them with the rest (or a room has :attr:`SIGNALS_KEPT` of them). A graceful stop
+    writes everything and marks its epoch clean. A start that finds the last epoch unclean (the
+    process was killed) knows that signals and the newest entries may be missing: the
     rooms are rebuilt from what was written, their numbering jumps past anything a booth may
     have seen, and a booth that resumes is told to resynchronise (docs/protocol.md, Resume).
     """
 
     FLUSH_EVERY = 0.05
+    SIGNALS_KEPT = 4096  # a room's signals kept in memory at most before they are written
 
     def __init__(self, logs: RoomLogs | None) -> None:
         self.logs = logs
         self._node: SignallingNode | None = None
         self._positions: dict[int, int] = {}
         self._pending: list[tuple[int, int, str]] = []
+        self._signals: dict[int, list[tuple[int, dict[str, Any]]]] = {}  # room -> unwritten signals
         self._finished: set[int] = set()
         self._epoch: int | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -128,6 +132,9 @@ class InProcessBus(Bus):
             self._wake.set()
             await self._writer
         if self.logs is not None and self._epoch is not None:
+            for booking, kept in self._signals.items():
+                self._pending += [(booking, p, encode_entry(e).decode()) for p, e in kept]
+            self._signals.clear()
             try:
                 await self._write()
                 await self.logs.end_epoch(self._epoch)
@@ -152,13 +159,23 @@ class InProcessBus(Bus):
             return
         position = self._positions.get(booking, 0) + 1
         self._positions[booking] = position
+        if entry["e"] == "signal":
+            # A call's traffic stays in memory until a graceful stop writes it (or the room has
+            # too much of it): encoding and writing every signal was a sixth of the relay's cost,
+            # and after a crash the booths renegotiate whatever the log lacks anyway.
+            kept = self._signals.setdefault(booking, [])
+            kept.append((position, entry))
+            if len(kept) >= self.SIGNALS_KEPT:
+                self._pending += [(booking, p, encode_entry(e).decode()) for p, e in kept]
+                kept.clear()
+            return
         self._pending.append((booking, position, encode_entry(entry).decode()))
-        if entry["e"] != "signal":
-            self._wake.set()  # who is in a room, and their resume tokens: written at once
+        self._wake.set()  # who is in a room, and their resume tokens: written at once
 
     def follow(self, booking: int, follow: bool) -> None:
         if not follow and self._node is not None and not self._moved(booking):
             self._finished.add(booking)  # closed for good: its log is no longer needed
+            self._signals.pop(booking, None)
             self._wake.set()
 
     async def member_of(self, booth: int) -> int | None:
