@@ -618,13 +618,13 @@ def relay_steps() -> dict[str, Callable[[], Any]]:
     def relay_one() -> None:
         paris.limiter._messages._tokens = 100.0  # a benchmark loop is not a booth over its rate
         _on_text(None, node, clock, paris, data)  # type: ignore[arg-type]
-        bus._pending.clear()  # the database writer's share, done behind the loop in the server
+        bus._signals.clear()  # kept in memory until a graceful stop: not the relay's share
 
     entry = {"e": "signal", "t": now, "b": 1, "c": paris.id, "w": wire}
 
     def log_entry() -> None:
         bus.append(7, entry, False)
-        bus._pending.clear()
+        bus._signals.clear()
 
     return {
         "relay path": relay_one,

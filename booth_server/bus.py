@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -85,7 +84,6 @@ class InProcessBus(Bus):
     have seen, and a booth that resumes is told to resynchronise (docs/protocol.md, Resume).
     """
 
-    FLUSH_EVERY = 0.05
     SIGNALS_KEPT = 4096  # a room's signals kept in memory at most before they are written
 
     def __init__(self, logs: RoomLogs | None) -> None:
@@ -168,6 +166,7 @@ class InProcessBus(Bus):
             if len(kept) >= self.SIGNALS_KEPT:
                 self._pending += [(booking, p, encode_entry(e).decode()) for p, e in kept]
                 kept.clear()
+                self._wake.set()
             return
         self._pending.append((booking, position, encode_entry(entry).decode()))
         self._wake.set()  # who is in a room, and their resume tokens: written at once
@@ -193,11 +192,10 @@ class InProcessBus(Bus):
         return self._node.core.ended_reason(booking) is CloseReason.MOVED
 
     async def _write_behind(self) -> None:
-        """Signals are written in batches every :attr:`FLUSH_EVERY` seconds; any other entry (a
-        join, a drop, a resume: rare, and what a restart needs most) wakes the writer at once."""
+        """Write what is pending whenever an entry other than a signal arrives (a join, a drop,
+        a resume: rare, and what a restart needs most); an idle server never wakes for it."""
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.FLUSH_EVERY)
+            await self._wake.wait()
             self._wake.clear()
             if self._pending or self._finished:
                 try:
