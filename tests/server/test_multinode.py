@@ -91,13 +91,7 @@ async def test_booths_on_two_nodes_meet_in_one_room(cluster: Cluster) -> None:
 
 async def test_a_change_on_one_node_closes_the_room_on_the_other(cluster: Cluster) -> None:
     s = cluster.a
-    paris, sf = await cluster.b.connect(CANTINE_A), await cluster.b.connect(SF_A)
-    for booth in (paris, sf):
-        await booth.send(type="join", booking_id=s.booking_id)
-        await booth.expect("joined")
-    await paris.expect("peer_status", state="waiting")
-    await paris.expect("peer_status", state="joined")
-    await sf.expect("peer_status", state="joined")
+    paris, sf = await cluster.b.both_joined()  # both on node B
     response = await s.client.delete(f"/api/v1/bookings/{s.booking_id}", headers=s.ada)  # on node A
     assert response.status == 200
     for booth in (paris, sf):
@@ -111,13 +105,7 @@ async def test_a_change_on_one_node_closes_the_room_on_the_other(cluster: Cluste
 
 async def test_resume_on_the_other_node_replays_what_was_missed(cluster: Cluster) -> None:
     s = cluster.a
-    paris, sf = await cluster.a.connect(CANTINE_A), await cluster.a.connect(SF_A)
-    for booth in (paris, sf):
-        await booth.send(type="join", booking_id=s.booking_id)
-        await booth.expect("joined")
-    await paris.expect("peer_status", state="waiting")
-    await paris.expect("peer_status", state="joined")
-    await sf.expect("peer_status", state="joined")
+    paris, sf = await cluster.a.both_joined()  # both on node A
     await paris.send(type="offer", booking_id=s.booking_id, sdp=SDP_OFFER)
     await sf.expect("offer")
     seen, token = sf.last_seq, sf.welcome["resume_token"]
