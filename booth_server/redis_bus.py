@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from scheduler.room_logs import RoomLogs
 from webrtc.core import PresenceChanged
+from webrtc.errors import ProtocolError
 from webrtc.limits import RESUME_GRACE, SEQ_EPOCH_SPAN
 from webrtc.log import decode_entry, encode_entry
 
@@ -55,6 +56,7 @@ PRESENCE_TTL = 15.0
 PRESENCE_REFRESH = 5.0
 LEASE_TTL = 3.0
 HOUSEKEEPING_EVERY = 1.0
+RETRY_AFTER = 0.5  # seconds before a task whose Redis connection failed tries again
 #: Connections to Redis per node. The writes are fire-and-forget tasks: hundreds of booths
 #: connecting at once ask for that many connections, and redis-py's default pool (100) refuses
 #: the rest; this pool makes them wait for a free one instead.
@@ -102,7 +104,8 @@ class RedisBus(Bus):
         self.prefix = prefix
         self._node: SignallingNode | None = None
         self._epoch = ""
-        self._queue: asyncio.Queue[tuple[int, bytes, bool]] = asyncio.Queue()
+        #: (room, encoded entry, if_open, the connection that made it, if any) in append order
+        self._queue: asyncio.Queue[tuple[int, bytes, bool, str | None]] = asyncio.Queue()
         self._followed: dict[int, bytes] = {}  # room -> id of the last entry applied
         self._applied: dict[int, bytes] = {}  # rooms no longer followed: where they stopped
         self._loading: dict[int, asyncio.Future[None]] = {}
@@ -178,7 +181,7 @@ class RedisBus(Bus):
     # --- what the node asks for -----------------------------------------------------------
 
     def append(self, booking: int, entry: dict[str, Any], if_open: bool) -> None:
-        self._queue.put_nowait((booking, encode_entry(entry), if_open))
+        self._queue.put_nowait((booking, encode_entry(entry), if_open, entry.get("c")))
 
     def broadcast(self, kind: str, data: dict[str, Any]) -> None:
         assert self._node is not None
@@ -197,6 +200,10 @@ class RedisBus(Bus):
             self._spawn(self.client.delete(self._key("lease", booking)))
 
     async def load(self, booking: int) -> None:
+        with _told_when_unreachable():
+            await self._load(booking)
+
+    async def _load(self, booking: int) -> None:
         if booking in self._followed:
             return
         loading = self._loading.get(booking)
@@ -231,7 +238,8 @@ class RedisBus(Bus):
             self._spawn(self.client.set(key, booking, ex=MEMBER_TTL))
 
     async def member_of(self, booth: int) -> int | None:
-        value = await self.client.get(self._key("member", booth))
+        with _told_when_unreachable():
+            value = await self.client.get(self._key("member", booth))
         return int(value) if value is not None else None
 
     def presence_changed(self, presence: PresenceChanged) -> None:
@@ -282,7 +290,7 @@ class RedisBus(Bus):
                 batch.append(self._queue.get_nowait())
             try:
                 async with self.client.pipeline(transaction=False) as pipe:
-                    for booking, data, if_open in batch:
+                    for booking, data, if_open, _ in batch:
                         await self._append(
                             keys=[epoch_key, self._key("room", booking)],
                             args=[self._epoch, data, "1" if if_open else "0", LOG_TTL],
@@ -291,6 +299,9 @@ class RedisBus(Bus):
                     results = await pipe.execute(raise_on_error=False)
             except RedisError:
                 log.exception("signalling: appends to Redis failed; %d entries lost", len(batch))
+                assert self._node is not None
+                self._node.core.appends_lost(conn for *_, conn in batch if conn is not None)
+                self._node.flush()
                 continue
             finally:
                 for _ in batch:
@@ -312,7 +323,7 @@ class RedisBus(Bus):
                 answer = await reader.xread(streams, block=READ_BLOCK_MS)
             except RedisError:
                 log.exception("signalling: reading the room logs failed; trying again")
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(RETRY_AFTER)
                 continue
             assert self._node is not None
             for key, entries in answer or ():  # nothing new within READ_BLOCK_MS
@@ -328,17 +339,24 @@ class RedisBus(Bus):
                 self._node.on_entries(booking, decoded)
 
     async def _listen(self) -> None:
+        """The other nodes' broadcasts, for the node's whole life: a lost connection (Redis
+        restarting) subscribes again; what was published meanwhile is lost (pub/sub)."""
         assert self._node is not None
         node = self._node
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self._key("channel", "nodes"))
-        try:
-            async for message in pubsub.listen():
-                body = json.loads(message["data"])
-                if body["from"] != node.node_id:
-                    node.on_broadcast(body["kind"], body["data"])
-        finally:
-            await pubsub.aclose()
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._key("channel", "nodes"))
+                async for message in pubsub.listen():
+                    body = json.loads(message["data"])
+                    if body["from"] != node.node_id:
+                        node.on_broadcast(body["kind"], body["data"])
+            except RedisError:
+                log.exception("signalling: listening to the other nodes failed; subscribing again")
+                await asyncio.sleep(RETRY_AFTER)
+            finally:
+                with contextlib.suppress(RedisError):
+                    await pubsub.aclose()
 
     async def _housekeeping(self) -> None:
         """Every second: the epoch, the presence records, the room leases, booths whose node died."""
@@ -403,6 +421,17 @@ class RedisBus(Bus):
         task = asyncio.ensure_future(run())
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
+
+
+@contextlib.contextmanager
+def _told_when_unreachable() -> Iterator[None]:
+    """A booth's request that needs Redis while it is unreachable: the booth is told
+    ``state_lost`` (reconnect and join again), not ``internal_error``: it is no server bug."""
+    try:
+        yield
+    except RedisError as exc:
+        log.warning("signalling: Redis is unreachable (%s); the booth is told to reconnect", exc)
+        raise ProtocolError("state_lost", "the signalling state could not be reached: reconnect") from exc
 
 
 def _record(node: str, conn: str, presence: PresenceChanged) -> bytes:

@@ -49,6 +49,7 @@ from webrtc.room import MemberState, Room
 #: How long a closed room's reason is kept, so that a late message for it is told why.
 ENDED_ROOMS_KEPT = timedelta(hours=2)
 MOVED_ROOMS_KEPT = timedelta(days=100)
+_STATE_LOST = ProtocolError("state_lost", "the signalling state was lost: reconnect and join again")
 
 IceServersFor = Callable[[int, datetime], Sequence[Mapping[str, Any]]]
 
@@ -160,6 +161,7 @@ class Conn:
     resume_hash: str
     booking: int | None = None  # the room this connection is in
     hello: Hello | None = None  # kept while a resume waits for its log entry
+    joining: int | None = None  # the room whose join entry is on its way through the log
 
 
 @dataclass(frozen=True)
@@ -394,6 +396,7 @@ class SignallingCore:
                     "base": self.seq_base,
                 },
             )
+        conn.joining = booking_id
         self._append(
             booking_id, {"e": "join", "t": now, "b": booth, "c": conn_id, "h": conn.resume_hash, "i": ref}
         )
@@ -489,18 +492,24 @@ class SignallingCore:
             self._append(booking, {"e": "jump", "t": now, "base": base})
 
     def forget_rooms(self, now: datetime) -> None:
-        """The shared log lost every room (a new epoch): close every connection in a room with
-        ``state_lost`` so the booths reconnect and join afresh; idle ones are unaffected."""
+        """The shared log lost every room (a new epoch): close every connection in a room, or
+        whose join or resume was on its way through the lost log, with ``state_lost`` so the
+        booths reconnect and join afresh; idle ones are unaffected."""
         for conn in list(self._conns.values()):
-            if conn.booking is not None or conn.hello is not None:
-                self._refuse(
-                    conn.id,
-                    ProtocolError("state_lost", "the signalling state was lost: reconnect and join again"),
-                )
+            if conn.booking is not None or conn.hello is not None or conn.joining is not None:
+                self._refuse(conn.id, _STATE_LOST)
         for booking in list(self._rooms):
             self.actions.append(Watch(booking, False))
         self._rooms.clear()
         self._timers.clear()
+
+    def appends_lost(self, conn_ids: Iterable[str]) -> None:
+        """Entries these connections made never reached the shared log (it was unreachable):
+        their booths are told ``state_lost``, never left waiting for a join, a resume or a
+        partner's answer that cannot come."""
+        for conn_id in dict.fromkeys(conn_ids):
+            if conn_id in self._conns:
+                self._refuse(conn_id, _STATE_LOST)
 
     # --- the log ----------------------------------------------------------------------------
 
@@ -597,7 +606,7 @@ class SignallingCore:
             return  # replaced, or moved to another room, while the entry travelled
         room.join(booth, at, conn=origin, resume_hash=entry.get("h"))
         if conn is not None:
-            conn.booking = room.booking_id
+            conn.booking, conn.joining = room.booking_id, None
             self._presence.enter_room(booth, room.booking_id)
             self._schedule_due.pop(booth, None)
             self._set_presence(booth, "in_room", room.booking_id, at)

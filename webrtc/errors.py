@@ -127,8 +127,8 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
     ),
     "internal_error": ErrorSpec("a server bug; reconnect", CloseCode.INTERNAL_ERROR, _DISCONNECTED),
     "state_lost": ErrorSpec(
-        "the servers lost the signalling state (their shared store restarted empty): reconnect, and"
-        " join afresh when the resume fails",
+        "the servers lost the signalling state, or could not reach it (their shared store restarted"
+        " empty, or was unreachable): reconnect, and join afresh when the resume fails",
         CloseCode.STATE_LOST,
         "the room starts afresh: every booth joins again",
     ),

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from tests.conftest import CANTINE_A, CANTINE_B, REDIS_URL, SF_A
+from tests.nodes import RedisProcess, free_port
 from tests.server.signalling_support import (
     CANDIDATE,
     SDP_ANSWER,
@@ -159,3 +160,74 @@ async def test_redis_losing_its_data_is_told_and_the_room_starts_afresh(
         assert joined["seq"] > before[booth.booth_id]  # seq never goes backwards for a booking
     await idle.send(type="ping", id="still")  # an idle booth was not disturbed
     await idle.expect("pong", ref="still")
+
+
+@pytest.fixture
+async def own_redis(tmp_path) -> AsyncIterator[RedisProcess]:
+    """A Redis of the test's own, to restart (requested before make_client: it stops after the apps)."""
+    store = RedisProcess(free_port(), tmp_path)
+    await store.start()
+    yield store
+    store.stop()
+
+
+async def test_after_redis_restarts_the_nodes_hear_each_other_again(
+    own_redis, postgres_url, redis_prefix, make_client, clock
+) -> None:
+    """Redis restarted empty: each node subscribes to the others' channel again, so a booth
+    reconnecting through node B still replaces its socket on node A."""
+    import redis.asyncio as redis
+
+    config = {"redis_url": own_redis.url, "redis_prefix": redis_prefix}
+    a = await booked_session(make_client, postgres_url, clock, node_id="node-a", **config)
+    b = dataclasses.replace(a, client=await make_client(postgres_url, node_id="node-b", **config))
+    cluster = Cluster(a, b)
+    channel = f"{redis_prefix}channel:nodes"
+
+    async def subscribers() -> int:
+        client: Any = redis.Redis.from_url(own_redis.url)
+        try:
+            return int(dict(await client.pubsub_numsub(channel))[channel.encode()])
+        except redis.ConnectionError:
+            return -1  # Redis not back yet
+        finally:
+            await client.aclose()
+
+    await poll_until(subscribers, 2)
+    on_a = await cluster.connect(a, CANTINE_A)
+    own_redis.stop()
+    await own_redis.start()
+    await poll_until(subscribers, 2, within=10)
+    # Pub/sub keeps nothing for a subscriber still reconnecting, so the booth reconnects
+    # through B until one takeover reaches A (none ever does if A stopped listening).
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    reading = asyncio.ensure_future(on_a.expect_closed(4005, wait=15, reason="replaced"))
+    while not reading.done():
+        assert loop.time() < deadline, "node A never heard of the booth's newer socket on node B"
+        await cluster.connect(b, CANTINE_A)
+        await asyncio.wait([reading], timeout=0.5)
+    messages = reading.result()
+    assert messages[-1]["code"] == "replaced"
+
+
+async def test_a_join_that_redis_never_takes_is_told_state_lost(
+    own_redis, postgres_url, redis_prefix, make_client, clock
+) -> None:
+    """Redis answers reads but not writes (paused longer than the client's 5 s socket timeout):
+    the join's entry is lost, and the booth is told to reconnect instead of waiting forever."""
+    import redis.asyncio as redis
+
+    s = await booked_session(
+        make_client, postgres_url, clock, redis_url=own_redis.url, redis_prefix=redis_prefix
+    )
+    paris = await s.connect(CANTINE_A)
+    admin: Any = redis.Redis.from_url(own_redis.url)
+    try:
+        await admin.execute_command("CLIENT", "PAUSE", 8000, "WRITE")
+        await paris.send(type="join", booking_id=s.booking_id)
+        messages = await paris.expect_closed(4007, wait=10, reason="state_lost")
+        assert [m["code"] for m in messages if m["type"] == "error"] == ["state_lost"]
+    finally:
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.aclose()

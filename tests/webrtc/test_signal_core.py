@@ -63,6 +63,7 @@ class Cluster:
     pushes: list[tuple[str, int]] = field(default_factory=list)
     presence: dict[int, str] = field(default_factory=dict)
     counted: list[Counted] = field(default_factory=list)
+    unreachable: bool = False  # the shared log takes no entry (Redis down, or restarted empty)
     _ids: int = 0
 
     def __post_init__(self) -> None:
@@ -112,6 +113,8 @@ class Cluster:
         elif isinstance(action, Close):
             self.closed[action.conn] = (action.code, action.reason)
         elif isinstance(action, Append):
+            if self.unreachable:
+                return
             log = self.logs.get(action.booking)
             if log is None and action.if_open:
                 return
@@ -211,6 +214,30 @@ def test_resume_on_another_node_after_a_kill_replays_in_order_once() -> None:
     c.nodes["n2"].signal(sf, signal("ice_restart"), NOW)
     c.pump()
     assert kinds(c.take(back)) == [("ice_restart", 7, SF)]
+
+
+@pytest.mark.parametrize("how", ["appends_lost", "forget_rooms"])
+def test_a_join_the_log_never_took_is_told_state_lost(how: str) -> None:
+    """The join's entry was lost on its way (the shared log unreachable, or its epoch gone):
+    the booth is told to reconnect, never left waiting for a ``joined`` that cannot come."""
+    c = Cluster()
+    paris = c.hello("n1", PARIS, NOW)
+    idle = c.hello("n2", SF, NOW)
+    c.take(paris)
+    c.take(idle)
+    c.unreachable = True
+    c.nodes["n1"].join(paris, INFO, "j", NOW)
+    c.pump()
+    assert c.take(paris) == []
+    if how == "appends_lost":
+        c.nodes["n1"].appends_lost([paris, paris])
+    else:
+        c.nodes["n1"].forget_rooms(NOW)
+        c.nodes["n2"].forget_rooms(NOW)
+    c.pump()
+    assert [(m["type"], m["code"]) for m in c.take(paris)] == [("error", "state_lost")]
+    assert c.closed == {paris: (4007, "state_lost")}  # the idle booth was not disturbed
+    assert c.take(idle) == []
 
 
 def test_a_wrong_resume_token_fails_and_the_booth_is_idle() -> None:
