@@ -76,6 +76,10 @@ class DeviceKeys:
         self.db = db
         self._by_hash: Batched[str, DeviceKey] = Batched(self._find_many)
         self._by_id: Batched[int, DeviceKey] = Batched(self._live_many)
+        #: "Last seen" writes of booths connecting at once share one transaction: on SQLite a
+        #: write each was most of a join storm's database time.
+        self._seen: Batched[int, None] = Batched(self._seen_many)
+        self._seen_at: dict[int, datetime] = {}
 
     async def issue(
         self, booth_id: int, key_hash: str, created_by: int | None, now: datetime
@@ -133,16 +137,25 @@ class DeviceKeys:
 
     async def seen(self, key_id: int, now: datetime) -> None:
         """Record that the booth used this key at ``now`` (at most one write a minute per key)."""
+        self._seen_at[key_id] = max(now, self._seen_at.get(key_id, now))
+        await self._seen.get(key_id)
+
+    async def _seen_many(self, key_ids: Sequence[int]) -> dict[int, None]:
+        # The keys of one batch were used within a few milliseconds: the latest instant stands
+        # for all of them, well within SEEN_PRECISION.
+        now = max(self._seen_at.pop(key_id) for key_id in key_ids)
         async with self.db.write() as session:
             await session.execute(
                 update(DeviceKeyRow)
                 .where(
-                    DeviceKeyRow.id == key_id,
+                    DeviceKeyRow.id.in_(key_ids),
                     (DeviceKeyRow.last_seen_at.is_(None))
                     | (DeviceKeyRow.last_seen_at < now - SEEN_PRECISION),
                 )
                 .values(last_seen_at=now)
+                .execution_options(synchronize_session=False)
             )
+        return {}
 
     async def statuses(self, booth_ids: list[int]) -> list[KeyStatus]:
         """The live key of each of these booths that has one, in booth order."""

@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from scheduler.batching import Batched
 from scheduler.database import Database
-from scheduler.devices import DeviceKeys
+from scheduler.devices import SEEN_PRECISION, DeviceKeys
 from scheduler.model import OpeningHours
 from scheduler.store import Store
 
@@ -68,6 +68,28 @@ async def test_booths_connecting_at_once_share_one_query(database_url: str) -> N
         by_id = await asyncio.gather(*(keys.live(k.id) for k in found if k is not None))
         assert [k.booth_id for k in by_id if k is not None] == booths
         assert len(queries) == 2, queries
+    finally:
+        await db.dispose()
+
+
+async def test_last_seen_of_booths_connecting_at_once_is_one_write(database_url: str) -> None:
+    db, keys, booths = await booths_with_keys(database_url, 30)
+    try:
+        updates: list[str] = []
+
+        def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.lstrip().upper().startswith("UPDATE") and "device_keys" in statement:
+                updates.append(statement)
+
+        event.listen(db.writer.sync_engine, "before_cursor_execute", before)
+        found = [k for k in await asyncio.gather(*(keys.find(key_hash(n)) for n in range(30))) if k]
+        later = T0 + SEEN_PRECISION
+        await asyncio.gather(*(keys.seen(k.id, T0 if k.booth_id % 2 else later) for k in found))
+        assert len(updates) == 1, updates
+        statuses = await keys.statuses(booths)
+        assert [s.last_seen_at for s in statuses] == [later] * 30  # the batch's latest instant
+        await keys.seen(found[0].id, later + SEEN_PRECISION / 2)  # within the precision: kept
+        assert [s.last_seen_at for s in await keys.statuses(booths[:1])] == [later]
     finally:
         await db.dispose()
 
