@@ -257,6 +257,7 @@ class SignallingNode:
         core = self.core
         while core.actions:
             for action in core.take_actions():
+                # A call's traffic is a Send and an Append each: tested first, by exact type.
                 if type(action) is Send:
                     conn = self._sockets.get(action.conn)
                     if conn is not None:
@@ -264,13 +265,13 @@ class SignallingNode:
                         if type(message) is ErrorMessage:
                             self.metrics.error(message.code)
                         conn.send(message)
+                elif type(action) is Append:
+                    self.bus.append(action.booking, action.entry, action.if_open)
                 else:
                     self._perform(action)
 
     def _perform(self, action: Action) -> None:
-        if isinstance(action, Append):
-            self.bus.append(action.booking, action.entry, action.if_open)
-        elif isinstance(action, Close):
+        if isinstance(action, Close):
             conn = self._sockets.get(action.conn)
             if conn is not None:
                 conn.close(action.code, action.reason)

@@ -579,11 +579,8 @@ class SignallingCore:
 
     def _apply_signal(self, room: Room, entry: dict[str, Any]) -> None:
         booth, origin = entry["b"], entry["c"]
-        member = room.member(booth)
         try:
-            if member is not None and member.conn != origin and member.state is MemberState.PRESENT:
-                raise ProtocolError("not_in_room", "this connection is no longer the booth's connection")
-            delivery = room.relay(booth, entry["w"], entry["t"])
+            delivery = room.relay(booth, entry["w"], entry["t"], origin)
         except ProtocolError as exc:
             if origin in self._conns:
                 if exc.ref is None:

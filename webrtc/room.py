@@ -358,12 +358,16 @@ class Room:
             exc.ref = message.id
             raise
 
-    def relay(self, booth_id: int, wire: dict[str, Any], now: datetime) -> tuple[int, Relayed] | None:
+    def relay(
+        self, booth_id: int, wire: dict[str, Any], now: datetime, conn: str | None = None
+    ) -> tuple[int, Relayed] | None:
         """Pass a signal on to its partner: ``wire`` is an offer, answer, candidate or
         ice_restart as it came from the booth, a dict that passed its JSON Schema.
 
         This is the server's path for a call's traffic: the signal is never built into typed
         messages, and the partner's copy is encoded once, here (:func:`webrtc.messages.relayed`).
+        ``conn``, when given, is the connection the signal came on: a signal from any other
+        connection of the booth (one it replaced) is refused.
         Returns ``(recipient, message)`` to send now, or None while the recipient is
         reconnecting (it gets the message from the history when it resumes). The message is
         returned rather than queued, to be sent right after what :meth:`drain` gave before;
@@ -374,6 +378,8 @@ class Room:
         member = self._members.get(booth_id)
         if self.close_reason is not None or member is None or member.state is not _P or now >= self.end:
             self._allow(booth_id, Event.SIGNAL, now)  # one of its refusals applies: it raises
+        if conn is not None and member.conn != conn:  # type: ignore[union-attr]
+            raise ProtocolError("not_in_room", "this connection is no longer the booth's connection")
         to = wire.get("to")
         target = self._partner.get(booth_id) if to is None else None
         if target is None:
