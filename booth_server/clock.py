@@ -24,7 +24,9 @@ class Clock:
 
     def now(self) -> datetime:
         """The current instant, aware, in UTC."""
-        return datetime.now(UTC) + self._offset
+        offset = self._offset
+        # Every relayed signal asks: the wall clock's unshifted instant needs no addition.
+        return datetime.now(UTC) + offset if offset else datetime.now(UTC)
 
     def monotonic(self) -> float:
         return time.monotonic()
