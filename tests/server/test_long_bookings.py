@@ -11,7 +11,7 @@ such a legacy row would be: straight into the tables, past every rule.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -73,8 +73,10 @@ async def freebusy(client: TestClient[Any, Any], booth_id: int, day: date) -> di
     return found
 
 
-async def events_of(client: TestClient[Any, Any], path: str) -> list[dict[str, Any]]:
-    response = await client.get(path)
+async def events_of(
+    client: TestClient[Any, Any], path: str, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    response = await client.get(path, headers=headers)
     assert response.status == 200, await response.text()
     parsed = parse_with_vobject(await response.read())
     assert parsed["errors"] == []
@@ -144,3 +146,23 @@ async def test_feeds_show_a_long_booking_whose_start_is_well_before_their_window
     }
     assert shown == {name: [(uid, START.strftime(FMT), end.strftime(FMT))] for name in paths}
     assert await events_of(client, f"/feeds/booths/{CANTINE_B}.ics") == []
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+async def test_booking_lists_by_range_and_the_bookings_ics_show_a_long_booking(
+    make_client, database_url, length
+) -> None:
+    client = await make_client(database_url)
+    end = START + length
+    uid = await insert_legacy_booking(client, end)
+    ada = await token_for(client)
+    noon = datetime.combine(INSIDE, time(12), UTC)
+    query = f"from={noon.strftime(FMT)}&to={(noon + timedelta(hours=1)).strftime(FMT)}"
+    response = await client.get(f"/api/v1/bookings?{query}", headers=ada)
+    assert response.status == 200, await response.text()
+    (listed,) = (await response.json())["bookings"]
+    assert (listed["uid"], listed["start"], listed["end"]) == (uid, START.strftime(FMT), end.strftime(FMT))
+    events = await events_of(client, f"/api/v1/bookings/{listed['id']}.ics", ada)
+    assert [(e["uid"], e["start_utc"], e["end_utc"]) for e in events] == [
+        (uid, START.strftime(FMT), end.strftime(FMT))
+    ]
