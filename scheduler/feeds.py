@@ -39,14 +39,10 @@ from .database import Database
 from .errors import InvalidInput, NotFound
 from .ical import CANCELLED_RETENTION
 from .model import Account, BookingStatus, BookingView, Booth, Role
-from .rules import LONGEST_SESSION
-from .tables import AccountRow, BookingRow, BoothHoldRow, BoothRow, FeedTokenRow, FeedVersionRow
+from .tables import AccountRow, BookingRow, BoothHoldRow, BoothRow, FeedTokenRow, FeedVersionRow, overlapping
 
 WINDOW_PAST = timedelta(days=30)
 WINDOW_AHEAD = timedelta(days=365)
-#: Longest booking there can be (scheduler.rules.LONGEST_SESSION, checked on every create,
-#: move and extend, overrides included): bounds the start_at index scan of a window.
-LONGEST_BOOKING = LONGEST_SESSION
 MAX_FEEDS_PER_ACCOUNT = 20
 #: How often a full load retries when a write lands between its reads (PostgreSQL only).
 _LOAD_ATTEMPTS = 3
@@ -147,11 +143,6 @@ def _of_subject(subject: FeedSubject) -> ColumnElement[bool]:
     return BookingRow.id.in_(held)
 
 
-def _in_window(lo: datetime, hi: datetime) -> ColumnElement[bool]:
-    # The start_at bound lets the database use the start_at index.
-    return and_(BookingRow.end_at > lo, BookingRow.start_at < hi, BookingRow.start_at > lo - LONGEST_BOOKING)
-
-
 def _retained(day: datetime) -> ColumnElement[bool]:
     return or_(
         BookingRow.status != BookingStatus.CANCELLED.value,
@@ -161,7 +152,7 @@ def _retained(day: datetime) -> ColumnElement[bool]:
 
 def _shown(day: datetime) -> ColumnElement[bool]:
     lo, hi = window(day)
-    return and_(_in_window(lo, hi), _retained(day))
+    return and_(overlapping(lo, hi), _retained(day))
 
 
 def _version_query(kind: str, subject_id: int) -> Select[int, datetime]:
@@ -429,11 +420,7 @@ class FeedRepository:
             .join(BoothHoldRow, BoothHoldRow.booking_id == BookingRow.id)
             .where(BoothHoldRow.booth_id == booth_id, BoothHoldRow.active)
             .where(BookingRow.status == BookingStatus.CONFIRMED.value)
-            .where(
-                BookingRow.end_at > start,
-                BookingRow.start_at < end,
-                BookingRow.start_at > start - LONGEST_BOOKING,
-            )
+            .where(overlapping(start, end))
             .order_by(BookingRow.start_at)
         )
         async with self.db.read() as session:

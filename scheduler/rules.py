@@ -292,8 +292,10 @@ def check_booking(
         raise BookingConflict(conflicts)
 
 
-#: No session is ever longer, whatever a venue's rules say: the windowed queries of feeds and
-#: free/busy rely on it (scheduler/feeds.py LONGEST_BOOKING).
+#: No session may become longer, whatever a venue's rules say (checked on every create, move
+#: and extend, overrides included). Reads do not rely on it: a longer row (made before this cap,
+#: by hand in the database, or under a later rule) still shows in feeds, free/busy and
+#: availability, whose windows are scheduler.tables.overlapping.
 LONGEST_SESSION = timedelta(days=1)
 
 

@@ -48,7 +48,16 @@ from .model import (
     TimeRange,
     Venue,
 )
-from .tables import AccessTokenRow, AccountRow, BlackoutRow, BookingRow, BoothHoldRow, BoothRow, VenueRow
+from .tables import (
+    AccessTokenRow,
+    AccountRow,
+    BlackoutRow,
+    BookingRow,
+    BoothHoldRow,
+    BoothRow,
+    VenueRow,
+    overlapping,
+)
 
 #: How far around a requested range busy holds are loaded: more than any turnover buffer.
 _BUSY_MARGIN = timedelta(days=1)
@@ -383,10 +392,7 @@ class Store:
             select(BoothHoldRow.booth_id, BookingRow.start_at, BookingRow.end_at, BookingRow.id)
             .join(BookingRow, BookingRow.id == BoothHoldRow.booking_id)
             .where(BoothHoldRow.booth_id.in_(list(booth_ids)), BoothHoldRow.active)
-            .where(
-                BookingRow.start_at < window.end + _BUSY_MARGIN,
-                BookingRow.end_at > window.start - _BUSY_MARGIN,
-            )
+            .where(overlapping(window.start - _BUSY_MARGIN, window.end + _BUSY_MARGIN))
         )
         return [Busy(booth_id, start, end, booking_id) for booth_id, start, end, booking_id in rows]
 
@@ -579,7 +585,7 @@ class Store:
                     select(BoothHoldRow.booking_id).where(BoothHoldRow.booth_id.in_(list(booth_ids)))
                 )
             )
-            .where(BookingRow.end_at > start, BookingRow.start_at < end)
+            .where(overlapping(start, end))
             .order_by(BookingRow.start_at, BookingRow.id)
         )
         catalog = await self.catalog()

@@ -18,9 +18,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -124,7 +126,11 @@ class AccessTokenRow(Base):
 
 class BookingRow(Base):
     __tablename__ = "bookings"
-    __table_args__ = (UniqueConstraint("organizer_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("organizer_id", "idempotency_key"),
+        # For windowed reads: see overlapping().
+        Index("bookings_window", "end_at", "start_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(100), unique=True)
@@ -147,6 +153,17 @@ class BookingRow(Base):
     holds: Mapped[list[BoothHoldRow]] = relationship(
         back_populates="booking", cascade="all, delete-orphan", order_by="BoothHoldRow.position"
     )
+
+
+def overlapping(lo: datetime, hi: datetime) -> ColumnElement[bool]:
+    """Bookings overlapping ``[lo, hi)``, however long they are.
+
+    Nothing may bound ``start_at`` from below by an assumed longest booking: a row longer than
+    today's cap (made before it, by hand, or under another rule) would drop out of every
+    window that starts after its start plus that bound. The ``bookings_window`` index serves
+    ``end_at > lo`` and checks ``start_at < hi`` in the index.
+    """
+    return and_(BookingRow.end_at > lo, BookingRow.start_at < hi)
 
 
 class BoothHoldRow(Base):

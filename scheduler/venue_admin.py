@@ -18,7 +18,7 @@ from . import bounds
 from .errors import InvalidInput, NotFound
 from .model import BookingStatus, Busy, OpeningHours
 from .store import Store
-from .tables import BlackoutRow, BookingRow, BoothHoldRow, BoothRow, VenueRow
+from .tables import BlackoutRow, BookingRow, BoothHoldRow, BoothRow, VenueRow, overlapping
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class VenueAdmin:
                 select(BoothHoldRow.booth_id, BookingRow.start_at, BookingRow.end_at, BookingRow.id)
                 .join(BookingRow, BookingRow.id == BoothHoldRow.booking_id)
                 .where(BoothHoldRow.booth_id.in_(list(booth_ids)), BoothHoldRow.active)
-                .where(BookingRow.start_at < end, BookingRow.end_at > start)
+                .where(overlapping(start, end))
             )
             return [Busy(booth_id, s, e, booking_id) for booth_id, s, e, booking_id in rows]
 
@@ -125,7 +125,7 @@ class VenueAdmin:
                 .join(BoothHoldRow, BoothHoldRow.booking_id == BookingRow.id)
                 .join(BoothRow, BoothRow.id == BoothHoldRow.booth_id)
                 .where(BoothRow.venue_id == venue_id, BookingRow.status == BookingStatus.CONFIRMED.value)
-                .where(BookingRow.start_at < end, BookingRow.end_at > start)
+                .where(overlapping(start, end))
                 .order_by(BookingRow.id)
             )
             return list(rows)

@@ -1,8 +1,6 @@
 """Extensions cannot grow a session past its venues' maximum, which no override lifts.
 
-Feeds and free/busy find a booking in a window by its start within a day before the window
-(an index scan); a session extended past 24 h used to fall out of that scan, and free/busy
-showed the booth free while it was booked.
+The reads do not rely on this cap: a longer row still shows (tests/server/test_long_bookings.py).
 """
 
 from __future__ import annotations
