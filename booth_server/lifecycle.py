@@ -12,11 +12,12 @@ docs/deploy.md tells the whole sequence.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 
 from aiohttp import web
+
+from webrtc.waiting import wait_set
 
 from .keys import LIFECYCLE
 
@@ -51,8 +52,7 @@ class Lifecycle:
         if self.drain_seconds <= 0 or self._hurry.is_set():
             return
         log.info("draining: /readyz answers 503 for %g s before the listener closes", self.drain_seconds)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._hurry.wait(), self.drain_seconds)
+        await wait_set(self._hurry, self.drain_seconds)
 
 
 async def readyz(request: web.Request) -> web.Response:

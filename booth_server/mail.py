@@ -33,6 +33,7 @@ from aiohttp import web
 from scheduler.changes import BookingChanged, ChangeKind
 from scheduler.mail import Links, Recipient, Sender, guest_addresses, plan
 from scheduler.outbox import Addressee, ClaimedMail, Outbox
+from webrtc.waiting import wait_set
 
 from .clock import Clock
 from .config import Config, SmtpSettings
@@ -209,8 +210,7 @@ class MailSender:
         due = await self.outbox.next_due()
         if due is not None:
             timeout = min(timeout, max(0.0, (due - self.clock.now()).total_seconds()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), timeout)
+        await wait_set(self.wake, timeout)
         self.wake.clear()
 
     async def run(self) -> None:
@@ -224,8 +224,7 @@ class MailSender:
                 if self.stopping:
                     return
                 log.exception("the mail sender failed; trying again in %s s", POLL_SECONDS)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), POLL_SECONDS)
+                await wait_set(self.wake, POLL_SECONDS)
                 self.wake.clear()
 
 

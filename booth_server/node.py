@@ -51,6 +51,7 @@ from webrtc.errors import CloseCode, ProtocolError
 from webrtc.limits import SHUTDOWN_RETRY_AFTER
 from webrtc.messages import ErrorMessage, Join, Leave, ServerGoingAway
 from webrtc.messages import Hello as HelloMessage
+from webrtc.waiting import wait_set
 
 from . import schedules
 from .auth import secret_hash
@@ -334,8 +335,7 @@ class SignallingNode:
             if due is not None:
                 delay = max(0.0, min(delay, (due - self.clock.now()).total_seconds()))
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            await wait_set(self._wake, delay)
 
     async def run_heartbeats(self) -> None:
         """One sweep over every socket for pings, the idle timeout and the auth timeout

@@ -46,6 +46,8 @@ from webrtc.limits import (
 from webrtc.messages import SEQUENCED_TYPES
 from webrtc.peer import PeerLink
 
+from .waiting import wait_set
+
 log = logging.getLogger("booth_agent")
 
 SIGNALLING_PATH = "/api/v1/signalling"
@@ -139,8 +141,7 @@ class BoothAgent:
         """Until the video from some partner has delivered ``frames`` frames."""
         while not any(link.frames_received >= frames for link in self.links.values()):
             self._progress.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), 0.1)
+            await wait_set(self._progress, 0.1)
 
     async def run(self) -> None:
         if self._session is None:
@@ -162,8 +163,7 @@ class BoothAgent:
                 else:
                     backoff = BACKOFF_FIRST
                 self._set_state("reconnecting" if self.booking_id is not None else "connecting")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                await wait_set(self._stopping, delay)
         finally:
             await self._drop_room(None)
             if self._join_task:
