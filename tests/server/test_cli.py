@@ -20,9 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment without BOOTH_* settings, importing this source tree from any directory."""
+    """The environment without BOOTH_* settings, importing this source tree from any directory;
+    a server started with it stops at once on SIGTERM (no drain, unless ``extra`` sets one)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("BOOTH_")}
-    return environ | {"PYTHONPATH": str(ROOT)} | (extra or {})
+    return environ | {"PYTHONPATH": str(ROOT), "BOOTH_DRAIN_SECONDS": "0"} | (extra or {})
 
 
 def run(
