@@ -44,7 +44,7 @@ from webrtc.waiting import wait_set
 
 from .clock import Clock
 from .config import Config, SmtpSettings
-from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, OUTBOX, SERVER_SECRET, STORE
+from .keys import BOOKINGS, CLOCK, CONFIG, DATABASE, MAIL_SENDER, OUTBOX, SERVER_SECRET, STORE
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +246,7 @@ class MailSender:
         self.composer = composer
         self.wake = asyncio.Event()
         self.stopping = False
+        self._task: asyncio.Task[None] | None = None
 
     async def compose_due(self) -> int:
         """Compose every intent due now; returns how many were tried."""
@@ -327,12 +328,17 @@ class MailSender:
             claimed.retry(error, again)
             log.warning("%s: %s; retrying", what, error)
 
-    async def stop(self, task: asyncio.Task[None]) -> None:
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="mail-sender")
+
+    async def stop(self) -> None:
         """Let the batch in hand finish (its outcomes stored), then end; cancel after 10 s."""
         self.stopping = True
         self.wake.set()
+        if self._task is None:
+            return
         try:
-            await asyncio.wait_for(task, 10)
+            await asyncio.wait_for(self._task, 10)
         except TimeoutError:
             pass  # wait_for cancelled it: at least once, the batch is sent again later
 
@@ -395,6 +401,7 @@ async def _mail(app: web.Application) -> AsyncIterator[None]:
     name, address = config.sender()
     composer = Composer(app[STORE], Sender(address, name), Links(config.origin, app[SERVER_SECRET]))
     sender = MailSender(outbox, transport_for(config), app[CLOCK], config, composer)
+    app[MAIL_SENDER] = sender
     app[STORE].on_change_in_transaction(write_intent)
 
     async def wake(_event: BookingChanged) -> None:
@@ -402,11 +409,11 @@ async def _mail(app: web.Application) -> AsyncIterator[None]:
 
     unsubscribe = app[BOOKINGS].subscribe(wake)
     stop_listening = app[CLOCK].on_advance(sender.wake.set)
-    task = asyncio.create_task(sender.run(), name="mail-sender")
+    sender.start()
     yield
     unsubscribe()
     stop_listening()
-    await sender.stop(task)
+    await sender.stop()
     await sender.transport.idle()
 
 
