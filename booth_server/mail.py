@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import mailbox
+import ssl
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,7 @@ class SmtpTransport:
     def __init__(self, settings: SmtpSettings, envelope_from: str) -> None:
         self.settings = settings
         self.envelope_from = envelope_from
+        self._tls = settings.tls_context()
         self._client: aiosmtplib.SMTP | None = None
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -75,6 +77,7 @@ class SmtpTransport:
             port=s.port,
             use_tls=s.implicit_tls,
             start_tls=True if s.require_starttls else None,
+            tls_context=self._tls,
             timeout=SMTP_TIMEOUT,
         )
         await client.connect()
@@ -155,7 +158,23 @@ def retry_at(attempts: int, now: datetime, config: Config) -> datetime | None:
     return now + timedelta(seconds=config.mail_retry_seconds * 4 ** (attempts - 1))
 
 
+def _refused_certificate(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate error behind ``exc`` (aiosmtplib wraps it when it connects with TLS)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _describe(exc: BaseException) -> str:
+    refused = _refused_certificate(exc)
+    if refused is not None:
+        return (
+            f"TLS: the relay's certificate is not trusted ({refused.verify_message}), so nothing was "
+            "sent (BOOTH_SMTP_CA_FILE must name the CA that signs it, and the certificate the URL's host)"
+        )
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
         exc = exc.recipients[0]
     if isinstance(exc, aiosmtplib.SMTPResponseException):
