@@ -228,7 +228,10 @@ async def test_a_node_never_sends_a_later_message_while_another_holds_an_earlier
     await client.patch(path, headers=ada, json={"start": "2027-03-18T16:00:00Z"})
     await client.delete(path, headers=ada)
     sender.stopping = False  # compose by hand, send nothing
-    assert await sender.compose_due() == 3
+    composed = 0
+    while tried := await sender.compose_due():  # one change of the booking a pass: in order
+        composed += tried
+    assert composed == 3
 
     nodes = [Outbox(Database(postgres_url)) for _ in range(2)]
     now = clock.now() + timedelta(seconds=1)

@@ -6,7 +6,9 @@ change writes one ``mail_intents`` row (the booking as that change left it); the
 claims it, composes the messages with Message-IDs derived from what they are, and inserts them
 into ``mail_outbox`` in one transaction. Reminders are only scheduled then: their ``message``
 is NULL until they fall due and are composed, so ``mail_outbox.message`` becomes nullable and
-``minutes`` records a reminder's delay. Messages already in ``mail_outbox`` are sent as before.
+``minutes`` records a reminder's delay. A message now waits for an earlier one of its booking to
+the same recipient, looked up by a new index. Messages already in ``mail_outbox`` are sent as
+before.
 
 Revision ID: 0014
 Revises: 0011
@@ -54,9 +56,15 @@ def upgrade() -> None:
     with op.batch_alter_table("mail_outbox") as batch:
         batch.alter_column("message", existing_type=sa.LargeBinary, nullable=True)
         batch.add_column(sa.Column("minutes", sa.Integer))
+    # A message waits for an earlier one of its booking to the same recipient: every claim looks
+    # that up, which without this index was a scan of the due messages for each of them.
+    op.drop_index("ix_mail_outbox_booking_id", table_name="mail_outbox")
+    op.create_index("mail_outbox_booking_recipient", "mail_outbox", ["booking_id", "recipient", "sequence"])
 
 
 def downgrade() -> None:
+    op.drop_index("mail_outbox_booking_recipient", table_name="mail_outbox")
+    op.create_index("ix_mail_outbox_booking_id", "mail_outbox", ["booking_id"])
     op.execute("DELETE FROM mail_outbox WHERE message IS NULL")  # scheduled reminders, never composed
     with op.batch_alter_table("mail_outbox") as batch:
         batch.drop_column("minutes")
