@@ -411,8 +411,8 @@ def build_message(
     ``text/calendar`` part has ``method`` = the calendar's METHOD, and the same bytes attached.
 
     Written out here rather than by ``email.message.EmailMessage``, whose header registry
-    parses every header it is given: it took 10 to 18 ms a message on these machines, and six
-    messages go into a booking's transaction. The parts are encoded by the standard library
+    parses every header it is given: it took 10 to 18 ms a message on these machines, and the
+    sender composes every message of every change. The parts are encoded by the standard library
     (quoted-printable, base64, RFC 2047 words) into a fixed structure, and the tests read every
     message back with the ``email`` package. Boundaries start with ``=_``, which neither
     encoding can produce, and derive from the Message-ID: the same inputs give the same bytes.
