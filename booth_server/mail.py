@@ -196,6 +196,15 @@ class Composer:
         self.sender = sender
         self.links = links
 
+    async def catalog(self, batch: list[ClaimedIntent]) -> dict[int, Booth]:
+        """Every booth with its venue; read again if a change names a booth the copy lacks
+        (added on another node within the store's CATALOG_TTL)."""
+        catalog = await self.store.catalog()
+        if any(booth not in catalog for claimed in batch for booth in claimed.intent.booking["booths"]):
+            self.store.catalog_changed()
+            catalog = await self.store.catalog()
+        return catalog
+
     async def addressees(self, outbox: Outbox, batch: list[ClaimedIntent]) -> dict[str, Addressee]:
         emails: set[str] = set()
         for claimed in batch:
@@ -281,7 +290,7 @@ class MailSender:
             async with self.outbox.claim_intents(self.clock.now(), CLAIM_BATCH) as batch:
                 if not batch:
                     break
-                catalog = await self.composer.store.catalog()
+                catalog = await self.composer.catalog(batch)
                 found = await self.composer.addressees(self.outbox, batch)
                 for claimed in batch:
                     self._compose(claimed, catalog, found)
