@@ -10,8 +10,8 @@ is NULL until they fall due and are composed, so ``mail_outbox.message`` becomes
 the same recipient, looked up by a new index. Messages already in ``mail_outbox`` are sent as
 before.
 
-Revision ID: 0014
-Revises: 0011
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 
 from scheduler.tables import UTCDateTime
 
-revision = "0014"
-down_revision = "0011"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
