@@ -69,8 +69,11 @@ async def test_staff_see_sent_and_failed_messages(
         return len((await answer.json())["changes"])
 
     await wait_until_async(failed_changes, 1)
+    # Show everything, then failed only again: each choice loads the list, one at a time.
     await page.select_option("#outbox-status", "")
+    await page.locator("#outbox-rows tr[data-status='sent']").first.wait_for()
     await page.select_option("#outbox-status", "failed")
+    await page.locator("#outbox-rows tr[data-status='sent']").first.wait_for(state="detached")
     change = page.locator("#outbox-rows tr.mail-change[data-status='failed']")
     await change.wait_for()
     text = await change.inner_text()
