@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -9,7 +11,7 @@ from aiohttp import web
 from scheduler import policy, zones
 from scheduler.errors import Forbidden, InvalidInput, NotFound
 from scheduler.mail import LANGUAGES
-from scheduler.outbox import STATUSES, MailSettings, OutboxEntry
+from scheduler.outbox import STATUSES, IntentEntry, MailSettings, OutboxEntry
 
 from . import auth
 from . import validation as v
@@ -25,23 +27,10 @@ def _settings_json(settings: MailSettings) -> dict[str, Any]:
     return {"language": settings.language, "timezone": settings.timezone, "reminders": settings.reminders}
 
 
-def _entry_json(entry: OutboxEntry) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "message_id": entry.message_id,
-        "booking_id": entry.booking_id,
-        "sequence": entry.sequence,
-        "kind": entry.kind,
-        "recipient": entry.recipient,
-        "subject": entry.subject,
-        "status": entry.status,
-        "attempts": entry.attempts,
-        "send_after": z(entry.send_after),
-        "expires_at": z(entry.expires_at) if entry.expires_at else None,
-        "last_error": entry.last_error,
-        "created_at": z(entry.created_at),
-        "sent_at": z(entry.sent_at) if entry.sent_at else None,
-    }
+def _row_json(entry: OutboxEntry | IntentEntry) -> dict[str, Any]:
+    """An outbox message or change as the API shows it: its fields, instants in RFC 3339 UTC."""
+    values = {f.name: getattr(entry, f.name) for f in fields(entry)}
+    return {name: z(value) if isinstance(value, datetime) else value for name, value in values.items()}
 
 
 @routes.get("/api/v1/me/mail-settings")
@@ -86,7 +75,8 @@ async def change_settings(request: web.Request) -> web.Response:
 
 @routes.get(r"/api/v1/venues/{venue_id}/outbox")
 async def venue_outbox(request: web.Request) -> web.Response:
-    """The messages about the venue's bookings, newest first: staff of the venue and admins."""
+    """The messages about the venue's bookings, newest first, and the changes whose messages are
+    not composed (yet): staff of the venue and admins."""
     actor = await auth.require_account(request)
     venue_id = v.integer(request.match_info["venue_id"], "venue_id", low=1, high=2**31 - 1)
     if venue_id not in {venue.id for venue in await request.app[STORE].venues()}:
@@ -97,5 +87,17 @@ async def venue_outbox(request: web.Request) -> web.Response:
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
     limit = v.integer(request.query.get("limit", "100"), "limit", low=1, high=MAX_OUTBOX_PAGE)
-    entries = await request.app[OUTBOX].entries(venue_id=venue_id, status=status, limit=limit)
-    return web.json_response({"venue_id": venue_id, "messages": [_entry_json(e) for e in entries]})
+    outbox = request.app[OUTBOX]
+    entries = await outbox.entries(venue_id=venue_id, status=status, limit=limit)
+    changes = (
+        []
+        if status not in (None, "pending", "failed")
+        else await outbox.changes(venue_id=venue_id, status=status)
+    )
+    return web.json_response(
+        {
+            "venue_id": venue_id,
+            "messages": [_row_json(e) for e in entries],
+            "changes": [_row_json(c) for c in changes],
+        }
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -106,20 +107,35 @@ _MAIL_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+$")
 class SmtpSettings:
     """Where and how to send mail: ``smtps://`` is TLS from the first byte (port 465 by
     default), ``smtp://`` upgrades with STARTTLS (port 587 by default), which it requires
-    unless the relay is on a loopback address."""
+    unless the relay is on a loopback address. The relay's certificate is verified, host name
+    included, against the system's CAs or those of ``ca_file`` (``BOOTH_SMTP_CA_FILE``)."""
 
     host: str
     port: int
     implicit_tls: bool
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
 
     @property
     def require_starttls(self) -> bool:
         return not self.implicit_tls and self.host not in ("127.0.0.1", "::1", "localhost")
 
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifies the relay's certificate and host name: against ``ca_file`` alone when set
+        (a private CA), else against the system's CAs. Raises ConfigError naming the file."""
+        name = "BOOTH_SMTP_CA_FILE"
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except OSError as exc:
+            if isinstance(exc, ssl.SSLError):
+                raise ConfigError(
+                    f"{name}: {self.ca_file} holds no PEM certificate that can be read ({exc.reason or exc})"
+                ) from None
+            raise ConfigError(f"{name}: cannot read {self.ca_file}: {exc.strerror or exc}") from None
+
     @classmethod
-    def parse(cls, url: str, password_file: str | None) -> SmtpSettings:
+    def parse(cls, url: str, password_file: str | None, ca_file: str | None = None) -> SmtpSettings:
         name = "BOOTH_SMTP_URL"
         try:
             parts = urlsplit(url.strip())
@@ -150,7 +166,12 @@ class SmtpSettings:
         if password is not None and not username:
             raise ConfigError(f"{name}: a password needs a user name, e.g. smtps://user@host:465")
         implicit = parts.scheme == "smtps"
-        return cls(parts.hostname, port or (465 if implicit else 587), implicit, username, password)
+        settings = cls(
+            parts.hostname, port or (465 if implicit else 587), implicit, username, password, ca_file
+        )
+        if ca_file is not None:
+            settings.tls_context()  # a bad file is named at start, not at the first message
+        return settings
 
 
 def _parse_int(value: str, name: str, low: int, high: int) -> int:
@@ -200,6 +221,9 @@ class Config:
     #: in the URL or in ``smtp_password_file``; without it messages go to ``maildir``.
     smtp_url: str | None = field(default=None, repr=False)
     smtp_password_file: str | None = None
+    #: PEM file of the CA certificates that sign the relay's certificate (a private CA); the
+    #: system's CAs otherwise. Verification is never turned off.
+    smtp_ca_file: str | None = None
     mail_from: str | None = None
     #: Where messages go without SMTP; default: beside the SQLite database, or ./sebastian.maildir.
     maildir: str | None = None
@@ -272,10 +296,14 @@ class Config:
     def smtp(self) -> SmtpSettings | None:
         """The SMTP relay of ``smtp_url`` (None: write to the maildir); raises ConfigError."""
         if self.smtp_url is None:
-            if self.smtp_password_file is not None:
-                raise ConfigError("BOOTH_SMTP_PASSWORD_FILE is set but BOOTH_SMTP_URL is not")
+            for name, value in (
+                ("BOOTH_SMTP_PASSWORD_FILE", self.smtp_password_file),
+                ("BOOTH_SMTP_CA_FILE", self.smtp_ca_file),
+            ):
+                if value is not None:
+                    raise ConfigError(f"{name} is set but BOOTH_SMTP_URL is not")
             return None
-        return SmtpSettings.parse(self.smtp_url, self.smtp_password_file)
+        return SmtpSettings.parse(self.smtp_url, self.smtp_password_file, self.smtp_ca_file)
 
     def sender(self) -> tuple[str, str]:
         """(display name, address) of ``mail_from``; required with SMTP, a local default without."""

@@ -18,6 +18,7 @@ from .metrics import Metrics
 if TYPE_CHECKING:
     from .bookings import BookingService  # rooms imports auth, which imports these keys
     from .lifecycle import Lifecycle
+    from .mail import MailSender
     from .node import SignallingNode
     from .throttle import Throttle
 
@@ -35,5 +36,7 @@ SIGNALLING: web.AppKey[SignallingNode] = web.AppKey("signalling")
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle")
 #: The mail outbox (booth_server/mail.py).
 OUTBOX = web.AppKey("outbox", Outbox)
+#: The task that composes and sends the outbox (booth_server/mail.py).
+MAIL_SENDER: web.AppKey[MailSender] = web.AppKey("mail_sender")
 #: Login and registration token buckets (booth_server/throttle.py).
 THROTTLE: web.AppKey[Throttle] = web.AppKey("throttle")

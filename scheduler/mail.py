@@ -1,6 +1,7 @@
 """The e-mails a booking change sends: who gets what, and each message's bytes. Pure.
 
-For a committed :class:`~scheduler.changes.BookingChanged` :func:`plan` returns one
+For one committed change of a booking (its kind, the booking as that change left it, and the
+change's instant, as recorded in the outbox's intent) :func:`plan` returns one
 :class:`OutgoingMail` per recipient and message, ready for the outbox:
 
 * created: an invitation (iMIP ``METHOD:REQUEST``, RFC 6047) to the organizer and each guest;
@@ -8,15 +9,17 @@ For a committed :class:`~scheduler.changes.BookingChanged` :func:`plan` returns 
   the organizer and each guest, and a cancellation to a guest who was taken off;
 * cancelled: a cancellation (``METHOD:CANCEL``, same UID, the raised SEQUENCE) to everyone;
 * and, unless cancelled, reminders before the start (the venues' ``reminder_minutes``) to each
-  recipient, replacing those of the booking's earlier versions. The organizer's carry a signed
-  one-click cancel link (:mod:`scheduler.cancel_links`).
+  recipient, replacing those of the booking's earlier versions: scheduled with the change,
+  composed by :func:`reminder` when each falls due. The organizer's carry a signed one-click
+  cancel link (:mod:`scheduler.cancel_links`).
 
 Invitations, updates and cancellations are ``multipart/mixed``: a ``multipart/alternative`` of
 plain text, HTML and ``text/calendar; method=…`` (the calendar's own METHOD), then the same
 calendar attached as ``invite.ics``. Bodies say every booth with its venue's address and the
 time in each booth's city, plus the recipient's own zone when known, in the recipient's language
 (English or French). Time zones come through :mod:`scheduler.zones`, the calendar through
-:mod:`scheduler.ical`; nothing here reads a clock or does I/O.
+:mod:`scheduler.ical`; nothing here reads a clock or does I/O. The same inputs give the same
+bytes, Message-IDs included (:func:`message_id`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import binascii
 import enum
 import hashlib
 import html
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,7 +38,7 @@ from email.utils import format_datetime, formataddr
 from typing import Any
 
 from . import bounds, cancel_links, ical, zones
-from .changes import BookingChanged, ChangeKind
+from .changes import ChangeKind
 from .model import BookingStatus, BookingView
 
 LANGUAGES = ("en", "fr")
@@ -77,10 +79,13 @@ class OutgoingMail:
     recipient: str
     subject: str
     message_id: str
-    message: bytes
+    #: None: a reminder scheduled by :func:`plan`, composed when it falls due (:func:`reminder`).
+    message: bytes | None
     send_after: datetime
     #: Not sent from this instant on (a reminder, once the session has started).
     expires_at: datetime | None = None
+    #: A reminder's delay before the start.
+    minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -344,9 +349,14 @@ def _subject(kind: MailKind, view: BookingView, language: str, extra: str = "") 
     return f"{words[kind]}{colon}{title}{extra} ({date}, {cities})"
 
 
-def _message_id(sender: Sender) -> str:
+def message_id(sender: Sender, view: BookingView, kind: MailKind, recipient: str, minutes: int = 0) -> str:
+    """The Message-ID of one message, derived from what it is: the booking's UID (unique across
+    databases), the version (sequence), the kind, the recipient and a reminder's delay. Composing
+    one change again (the sender died before it stored the messages) gives the same IDs, and no
+    two messages share one."""
     domain = sender.address.rpartition("@")[2] or "sebastian.invalid"
-    return f"<{uuid.uuid4().hex}@{domain}>"
+    key = "\0".join((view.uid, str(view.sequence), kind.value, recipient.lower(), str(minutes)))
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
 
 
 _CRLF = b"\r\n"
@@ -401,8 +411,8 @@ def build_message(
     ``text/calendar`` part has ``method`` = the calendar's METHOD, and the same bytes attached.
 
     Written out here rather than by ``email.message.EmailMessage``, whose header registry
-    parses every header it is given: it took 10 to 18 ms a message on these machines, and six
-    messages go into a booking's transaction. The parts are encoded by the standard library
+    parses every header it is given: it took 10 to 18 ms a message on these machines, and the
+    sender composes every message of every change. The parts are encoded by the standard library
     (quoted-printable, base64, RFC 2047 words) into a fixed structure, and the tests read every
     message back with the ``email`` package. Boundaries start with ``=_``, which neither
     encoding can produce, and derive from the Message-ID: the same inputs give the same bytes.
@@ -451,11 +461,13 @@ def _compose(
     now: datetime,
     method: str | None = None,
     expires_at: datetime | None = None,
+    minutes: int = 0,
 ) -> OutgoingMail:
-    """One message to one recipient, sent from ``now`` on; with ``method``, an iMIP message."""
+    """One message to one recipient, sent from ``now`` on; with ``method``, an iMIP message;
+    ``minutes``: a reminder's delay before the start (part of its Message-ID)."""
     language = _language(recipient.language)
     subject = _subject(kind, view, language)
-    message_id = _message_id(sender)
+    mail_id = message_id(sender, view, kind, recipient.email, minutes)
     calendar = None
     if method is not None:
         calendar = ical.booking_ics(view, method=method, mailer=(sender.name, sender.address))
@@ -466,12 +478,21 @@ def _compose(
         text=_text(body, language),
         html_text=_html(body, language),
         now=now,
-        message_id=message_id,
+        message_id=mail_id,
         calendar=calendar,
         method=method,
     )
     return OutgoingMail(
-        kind, view.id, view.sequence, recipient.email, subject, message_id, raw, now, expires_at
+        kind,
+        view.id,
+        view.sequence,
+        recipient.email,
+        subject,
+        mail_id,
+        raw,
+        now,
+        expires_at,
+        minutes if kind is MailKind.REMINDER else None,
     )
 
 
@@ -497,24 +518,52 @@ def cancel_url(view: BookingView, links: Links, language: str) -> str:
 
 
 def reminders(
-    view: BookingView, recipients: Sequence[Recipient], sender: Sender, links: Links, now: datetime
+    view: BookingView, recipients: Sequence[Recipient], sender: Sender, now: datetime
 ) -> list[OutgoingMail]:
-    """The reminders of a confirmed booking still ahead of ``now``, one per recipient and delay."""
+    """The reminders of a confirmed booking still ahead of ``now``, one per recipient and delay,
+    scheduled: subject and Message-ID now, the bytes when each falls due (:func:`reminder`).
+    Most reminders of a booking that changes are superseded before their time; composing them
+    with the change was two thirds of its mail work."""
     out = []
     for minutes in reminder_minutes(view):
         at = view.start - timedelta(minutes=minutes)
         if at <= now:
             continue
         for recipient in recipients:
-            language = _language(recipient.language)
-            words = _WORDS[language]
-            lead = words["soon"].format(delay=_delay(minutes, words))
-            url = cancel_url(view, links, language) if recipient.organizer else None
-            body = _body(view, recipient, lead, cancel_url=url)
+            subject = _subject(MailKind.REMINDER, view, _language(recipient.language))
+            mail_id = message_id(sender, view, MailKind.REMINDER, recipient.email, minutes)
             out.append(
-                _compose(MailKind.REMINDER, view, recipient, sender, body, now=at, expires_at=view.start)
+                OutgoingMail(
+                    MailKind.REMINDER,
+                    view.id,
+                    view.sequence,
+                    recipient.email,
+                    subject,
+                    mail_id,
+                    None,
+                    at,
+                    view.start,
+                    minutes,
+                )
             )
     return out
+
+
+def reminder(
+    view: BookingView, recipient: Recipient, minutes: int, sender: Sender, links: Links
+) -> OutgoingMail:
+    """The reminder ``minutes`` before the start of ``view`` (the booking at the reminder's
+    sequence), composed: the same Message-ID as scheduled by :func:`reminders`, dated at its
+    time. The organizer's carries the one-click cancel link for that sequence."""
+    language = _language(recipient.language)
+    words = _WORDS[language]
+    lead = words["soon"].format(delay=_delay(minutes, words))
+    url = cancel_url(view, links, language) if recipient.organizer else None
+    body = _body(view, recipient, lead, cancel_url=url)
+    at = view.start - timedelta(minutes=minutes)
+    return _compose(
+        MailKind.REMINDER, view, recipient, sender, body, now=at, expires_at=view.start, minutes=minutes
+    )
 
 
 def guest_addresses(view: BookingView | None) -> list[str]:
@@ -524,26 +573,32 @@ def guest_addresses(view: BookingView | None) -> list[str]:
     if view is None:
         return []
     organizer = view.organizer_email.lower()
+    # Lower case before removing repeats: one Message-ID per recipient and message.
     return [
-        g.lower()
-        for g in dict.fromkeys(view.guests)
-        if g.lower() != organizer and bounds.text_problem(g) is None
+        g
+        for g in dict.fromkeys(g.lower() for g in view.guests)
+        if g != organizer and bounds.text_problem(g) is None
     ]
 
 
 def plan(
-    event: BookingChanged,
+    change: ChangeKind,
+    view: BookingView,
+    now: datetime,
     recipients: Sequence[Recipient],
     removed: Sequence[Recipient],
     sender: Sender,
-    links: Links,
+    *,
+    with_reminders: bool = True,
 ) -> list[OutgoingMail]:
-    """Every message of one committed change. ``recipients``: the organizer and the guests of the
-    booking as changed; ``removed``: guests of the version before who are no longer invited."""
-    view, now = event.booking, event.at
-    if event.kind is ChangeKind.CANCELLED or view.status is BookingStatus.CANCELLED:
+    """Every message of one committed change of kind ``change``, made at ``now``, that left the
+    booking as ``view``. ``recipients``: the organizer and the guests of the booking as changed;
+    ``removed``: guests of the version before who are no longer invited. Reminders are
+    scheduled, not composed (:func:`reminders`); ``with_reminders``: False when a later change
+    of the booking exists already (its own reminders replace these)."""
+    if change is ChangeKind.CANCELLED or view.status is BookingStatus.CANCELLED:
         return [_itip(MailKind.CANCELLATION, view, r, sender, now, "cancelled") for r in recipients]
-    if event.kind is ChangeKind.CREATED:
+    if change is ChangeKind.CREATED:
         mails = [
             _itip(MailKind.INVITATION, view, r, sender, now, "booked" if r.organizer else "invited")
             for r in recipients
@@ -551,4 +606,4 @@ def plan(
     else:
         mails = [_itip(MailKind.UPDATE, view, r, sender, now, "updated") for r in recipients]
         mails += [_itip(MailKind.CANCELLATION, view, r, sender, now, "uninvited") for r in removed]
-    return mails + reminders(view, recipients, sender, links, now)
+    return mails + (reminders(view, recipients, sender, now) if with_reminders else [])

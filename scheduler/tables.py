@@ -271,22 +271,31 @@ class MailSettingsRow(Base):
 
 
 class OutboxRow(Base):
-    """One e-mail to one recipient, written in the transaction of the booking change it tells
-    about, sent later by the sender task (booth_server/mail.py). ``message`` is the whole
-    RFC 5322 message, ``Message-ID`` included, so a resend after a crash is the same message."""
+    """One e-mail to one recipient, written when the sender composes the intent of the booking
+    change it tells about, sent later by the sender task (booth_server/mail.py). ``message`` is
+    the whole RFC 5322 message, ``Message-ID`` included, so a resend after a crash is the same
+    message; a reminder's is None until it falls due and is composed (the Message-ID is fixed
+    when it is scheduled)."""
 
     __tablename__ = "mail_outbox"
-    __table_args__ = (Index("mail_outbox_due", "status", "send_after"),)
+    __table_args__ = (
+        Index("mail_outbox_due", "status", "send_after"),
+        # A booking's messages, and the one before a message to the same recipient, which it
+        # waits for (scheduler/outbox.py): looked up for every message claimed.
+        Index("mail_outbox_booking_recipient", "booking_id", "recipient", "sequence"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(Integer)
     #: invitation, update, cancellation or reminder
     kind: Mapped[str] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(500))
-    message: Mapped[bytes] = mapped_column(LargeBinary)
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: A reminder's delay before the start, in minutes.
+    minutes: Mapped[int | None] = mapped_column(Integer)
     #: pending, sending (SQLite: claimed by the sender), sent, failed, superseded, skipped, expired
     status: Mapped[str] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -296,6 +305,33 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class MailIntentRow(Base):
+    """One booking change whose messages are still to be composed: written in the change's
+    transaction (a change that rolls back leaves none), turned into ``mail_outbox`` rows by the
+    sender task. ``booking`` is the booking as that change left it (``scheduler.outbox``), so
+    the messages say that version even when the booking has changed again since."""
+
+    __tablename__ = "mail_intents"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "sequence", name="mail_intents_booking_sequence"),
+        Index("mail_intents_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    #: created, moved, extended, shortened, edited or cancelled (scheduler.changes.ChangeKind)
+    change: Mapped[str] = mapped_column(String(20))
+    #: The change's instant: the messages' Date, and what "already past" means for reminders.
+    changed_at: Mapped[datetime]
+    booking: Mapped[dict[str, Any]]
+    #: pending, composed, failed (composing raised after every retry)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class SelfTestRow(Base):

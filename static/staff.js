@@ -31,6 +31,7 @@ const state = {
   hours: null, // the opening hours being edited: {mon: [["09:00","19:00"]], ...}
   revealed: null, // {boothId, key, replaced}
   outbox: [],
+  outboxChanges: [], // booking changes whose messages are not composed (yet)
   outboxStatus: '', // '' = every status
 };
 
@@ -624,9 +625,12 @@ const OUTBOX_STATUSES = ['pending', 'sent', 'failed', 'skipped', 'superseded', '
 async function loadOutbox() {
   const query = state.outboxStatus ? `?status=${state.outboxStatus}` : '';
   try {
-    state.outbox = (await get(`/api/v1/venues/${state.venueId}/outbox${query}`)).messages;
+    const answer = await get(`/api/v1/venues/${state.venueId}/outbox${query}`);
+    state.outbox = answer.messages;
+    state.outboxChanges = answer.changes;
   } catch (err) {
     state.outbox = [];
+    state.outboxChanges = [];
     showError($('#outbox'), err);
   }
   renderOutbox();
@@ -645,8 +649,22 @@ function renderOutbox() {
     ...OUTBOX_STATUSES.map((s) => h('option', { value: s, selected: s === state.outboxStatus }, t(`mail.status.${s}`))),
   );
   const rows = clear($('#outbox-rows'));
-  if (!state.outbox.length) rows.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, t('staff.outboxEmpty'))));
+  if (!state.outbox.length && !state.outboxChanges.length) {
+    rows.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, t('staff.outboxEmpty'))));
+  }
   const zone = venue().timezone;
+  // A change's messages are composed by the server after the change; until then (or if composing
+  // failed after every retry) the change stands for them, so nothing goes unseen.
+  for (const c of state.outboxChanges) {
+    const when = new Date(c.due_at);
+    rows.append(h('tr', { id: `change-${c.id}`, class: `mail-${c.status} mail-change`, 'data-status': c.status },
+      h('td', {}, `${tm.shortDay(when, zone, lang())} ${tm.time(when, zone, lang())}`),
+      h('td', {}, h('div', {}, t('mail.change', { change: t(`mail.changeKind.${c.change}`), sequence: c.sequence })),
+        h('div', { class: 'muted' }, t(c.status === 'failed' ? 'mail.changeFailed' : 'mail.changeNote'))),
+      h('td', {}, t('mail.changeTo')),
+      h('td', {}, `${t(`mail.status.${c.status}`)}${c.attempts > 1 ? ` (${c.attempts}×)` : ''}`),
+      h('td', { class: 'muted' }, c.last_error || '')));
+  }
   for (const m of state.outbox) {
     const when = new Date(m.sent_at || m.send_after);
     rows.append(h('tr', { id: `mail-${m.id}`, class: `mail-${m.status}`, 'data-status': m.status },

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from scheduler import cancel_links
-from scheduler.changes import BookingChanged, ChangeKind
-from scheduler.mail import Links, MailKind, Recipient, Sender, local_span, plan, reminder_minutes
+from scheduler.changes import ChangeKind
+from scheduler.mail import Links, MailKind, Recipient, Sender, local_span, plan, reminder, reminder_minutes
 from scheduler.model import BookingStatus, BookingView, Rules
 from tests.scheduler.factories import CANTINE_A, PARIS, SF, SF_A, paris_venue, sf_venue, utc, with_venue
 
@@ -74,9 +75,7 @@ def test_plan_of_each_change() -> None:
     organizer = Recipient("ada@example.org", "Ada", organizer=True)
     grace, bob = Recipient("grace@example.org", "Grace"), Recipient("bob@example.org", "Bob")
     booked = view(utc(2027, 3, 16, 16), guests=("grace@example.org",))
-    created = plan(
-        BookingChanged(ChangeKind.CREATED, booked, None, 1, now), [organizer, grace], [], SENDER, LINKS
-    )
+    created = plan(ChangeKind.CREATED, booked, now, [organizer, grace], [], SENDER)
     assert [(m.kind, m.recipient, m.send_after) for m in created] == [
         (MailKind.INVITATION, "ada@example.org", now),
         (MailKind.INVITATION, "grace@example.org", now),
@@ -85,23 +84,70 @@ def test_plan_of_each_change() -> None:
     ]
     assert all(m.expires_at == booked.start for m in created if m.kind is MailKind.REMINDER)
     edited = view(utc(2027, 3, 16, 16), guests=("bob@example.org",), sequence=1)
-    event = BookingChanged(ChangeKind.EDITED, edited, booked, 1, now)
-    changed = plan(event, [organizer, bob], [grace], SENDER, LINKS)
+    changed = plan(ChangeKind.EDITED, edited, now, [organizer, bob], [grace], SENDER)
     assert [(m.kind, m.recipient, m.sequence) for m in changed[:3]] == [
         (MailKind.UPDATE, "ada@example.org", 1),
         (MailKind.UPDATE, "bob@example.org", 1),
         (MailKind.CANCELLATION, "grace@example.org", 1),  # taken off the guest list
     ]
     cancelled = view(utc(2027, 3, 16, 16), sequence=2, status=BookingStatus.CANCELLED)
-    gone = plan(
-        BookingChanged(ChangeKind.CANCELLED, cancelled, edited, 1, now), [organizer, bob], [], SENDER, LINKS
-    )
+    gone = plan(ChangeKind.CANCELLED, cancelled, now, [organizer, bob], [], SENDER)
     assert [(m.kind, m.recipient) for m in gone] == [
         (MailKind.CANCELLATION, "ada@example.org"),
         (MailKind.CANCELLATION, "bob@example.org"),
     ]  # no reminder for a cancelled session
+    assert gone[0].message is not None
     assert b"\r\nMETHOD:CANCEL\r\n" in gone[0].message and b"; method=CANCEL\r\n" in gone[0].message
     assert len({m.message_id for m in created + changed + gone}) == len(created + changed + gone)
+
+
+def test_composing_again_gives_the_same_message_ids_and_bytes() -> None:
+    """At least once: a change composed twice (the sender died before storing its messages)
+    yields the same Message-IDs, so a copy sent twice is recognised as one message."""
+    now = utc(2027, 3, 14, 10)
+    organizer = Recipient("ada@example.org", "Ada", organizer=True)
+    grace = Recipient("grace@example.org", "Grace", language="fr")
+    booked = view(utc(2027, 3, 16, 16), guests=("grace@example.org",))
+    first = plan(ChangeKind.CREATED, booked, now, [organizer, grace], [], SENDER)
+    again = plan(ChangeKind.CREATED, booked, now, [organizer, grace], [], SENDER)
+    assert first == again
+    # The next version of the same booking: other Message-IDs for every message.
+    moved = replace(booked, start=utc(2027, 3, 17, 16), end=utc(2027, 3, 17, 17), sequence=1)
+    update = plan(ChangeKind.MOVED, moved, now, [organizer, grace], [], SENDER)
+    assert not {m.message_id for m in first} & {m.message_id for m in update}
+    # Another booking (another UID) with the same id, sequence and recipients: other IDs too.
+    other = plan(
+        ChangeKind.CREATED, replace(booked, uid="u-8@sebastian"), now, [organizer, grace], [], SENDER
+    )
+    assert not {m.message_id for m in first} & {m.message_id for m in other}
+
+
+def test_reminders_are_scheduled_with_the_change_and_composed_when_due() -> None:
+    now = utc(2027, 3, 14, 10)
+    organizer = Recipient("ada@example.org", "Ada", organizer=True)
+    grace = Recipient("grace@example.org", "Grace", language="fr")
+    booked = view(utc(2027, 3, 16, 16), guests=("grace@example.org",))
+    scheduled = [
+        m for m in plan(ChangeKind.CREATED, booked, now, [organizer, grace], [], SENDER) if m.message is None
+    ]
+    assert [(m.kind, m.recipient, m.minutes, m.send_after) for m in scheduled] == [
+        (MailKind.REMINDER, "ada@example.org", 1440, utc(2027, 3, 15, 16)),
+        (MailKind.REMINDER, "grace@example.org", 1440, utc(2027, 3, 15, 16)),
+        (MailKind.REMINDER, "ada@example.org", 60, utc(2027, 3, 16, 15)),
+        (MailKind.REMINDER, "grace@example.org", 60, utc(2027, 3, 16, 15)),
+    ]
+    for planned, recipient in zip(scheduled, [organizer, grace, organizer, grace], strict=True):
+        assert planned.minutes is not None
+        composed = reminder(booked, recipient, planned.minutes, SENDER, LINKS)
+        assert (composed.message_id, composed.subject, composed.send_after, composed.expires_at) == (
+            planned.message_id,
+            planned.subject,
+            planned.send_after,
+            booked.start,
+        )
+        assert composed.message is not None
+        assert (b"/cancel?token=" in composed.message) is recipient.organizer
+    assert scheduled[1].subject.startswith("Rappel : Pitch")
 
 
 def test_cancel_links() -> None:

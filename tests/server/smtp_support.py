@@ -1,8 +1,11 @@
 """A real SMTP server in the test process (aiosmtpd), and readers of what it received.
 
-The server runs on the test's own event loop at 127.0.0.1 on a free port. It can refuse
-chosen recipients (``550``) and hold its final reply to DATA for a while (``delay``): a real
-slow point between "the server has the message" and "the sender knows it was taken".
+The server runs on the test's own event loop at 127.0.0.1 (or another loopback ``host``) on a
+free port. It can refuse chosen recipients (``550``) and hold its final reply to DATA for a
+while (``delay``): a real slow point between "the server has the message" and "the sender knows
+it was taken". With ``tls`` (a server ``SSLContext``, tests/server/tls_support.py) it offers
+STARTTLS, which ``require_starttls`` makes it insist on (AUTH needs it too), or with
+``implicit_tls`` speaks TLS from the first byte (``smtps://``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +29,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    #: The message came over TLS (implicit, or after STARTTLS).
+    tls: bool = False
 
     @property
     def message(self) -> EmailMessage:
@@ -48,11 +54,15 @@ class SmtpServer:
     #: With users, AUTH is required (PLAIN or LOGIN, over the loopback without TLS).
     users: dict[str, str] = field(default_factory=dict)
     logins: list[str] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None
+    implicit_tls: bool = False
+    require_starttls: bool = False
     _server: asyncio.AbstractServer | None = None
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -65,18 +75,23 @@ class SmtpServer:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), content))
+        tls = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
+        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), content, tls))
         if self.delay:
             await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        starttls = self.tls if self.tls is not None and not self.implicit_tls else None
+        tls_options: dict[str, Any] = {"tls_context": starttls, "require_starttls": self.require_starttls}
 
         def protocol() -> SMTP:
             if not self.users:
-                return SMTP(self, hostname="smtp.test", loop=loop)
-            with warnings.catch_warnings():  # AUTH without TLS: on the loopback, on purpose
+                return SMTP(self, hostname="smtp.test", loop=loop, **tls_options)
+            # AUTH only after STARTTLS when the server offers it; aiosmtpd does not see implicit
+            # TLS (the socket is TLS before it starts), and plain AUTH is on the loopback, on purpose.
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 return SMTP(
                     self,
@@ -84,10 +99,12 @@ class SmtpServer:
                     loop=loop,
                     authenticator=self._authenticate,
                     auth_required=True,
-                    auth_require_tls=False,
+                    auth_require_tls=starttls is not None,
+                    **tls_options,
                 )
 
-        self._server = await loop.create_server(protocol, host="127.0.0.1", port=0)
+        listen_tls = self.tls if self.implicit_tls else None
+        self._server = await loop.create_server(protocol, host=self.host, port=0, ssl=listen_tls)
         self.port = self._server.sockets[0].getsockname()[1]
 
     def _authenticate(

@@ -12,8 +12,9 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
-from booth_server.keys import OUTBOX, STORE
+from booth_server.keys import DATABASE, OUTBOX, STORE
 from scheduler.changes import BookingChanged
 from tests.calendar_parsers import PARSERS, parse_with_vobject
 from tests.conftest import ADA, ADMIN, CANTINE_A, SF_B, STAFF_PARIS, STAFF_SF, booking, token_for
@@ -189,10 +190,14 @@ async def test_a_change_that_rolls_back_or_is_refused_sends_nothing(
     client.app[STORE].on_change_in_transaction(fail_after_the_outbox)
     failed = await client.post("/api/v1/bookings", headers=ada, json=booking("2027-03-18T16:00:00Z"))
     assert failed.status == 500
+    # The first booking's messages are composed after its commit; the failed one has none.
+    await smtp_server.wait_for(lambda: len(smtp_server.received) == 1)
     entries = await client.app[OUTBOX].entries()
     assert {e.booking_id for e in entries} == {first_id}
     assert sorted(e.kind for e in entries) == ["invitation", "reminder", "reminder"]
-    await smtp_server.wait_for(lambda: len(smtp_server.received) == 1)
+    async with client.app[DATABASE].read() as session:
+        intents = (await session.execute(text("SELECT booking_id, status FROM mail_intents"))).all()
+    assert [tuple(row) for row in intents] == [(first_id, "composed")]  # none of the rolled-back change
 
 
 async def test_a_refused_message_is_retried_then_failed_and_shown_to_the_venues_staff(

@@ -8,6 +8,7 @@ import pytest
 
 from booth_server.config import Config, ConfigError, SmtpSettings
 from tests.server.test_cli import run
+from tests.server.tls_support import certificates
 
 GOOD_FROM = {"BOOTH_MAIL_FROM": "Sebastian <booths@example.org>"}
 
@@ -28,6 +29,12 @@ GOOD_FROM = {"BOOTH_MAIL_FROM": "Sebastian <booths@example.org>"}
             | GOOD_FROM,
             "BOOTH_SMTP_PASSWORD_FILE: cannot read /nonexistent",
         ),
+        (
+            {"BOOTH_SMTP_URL": "smtps://mail.example.org", "BOOTH_SMTP_CA_FILE": "/nonexistent/ca.pem"}
+            | GOOD_FROM,
+            "BOOTH_SMTP_CA_FILE: cannot read /nonexistent/ca.pem: No such file or directory",
+        ),
+        ({"BOOTH_SMTP_CA_FILE": "/etc/hostname"}, "BOOTH_SMTP_CA_FILE is set but BOOTH_SMTP_URL is not"),
         ({"BOOTH_MAIL_MAX_ATTEMPTS": "0"}, "BOOTH_MAIL_MAX_ATTEMPTS"),
         ({"BOOTH_MAIL_RETRY_SECONDS": "soon"}, "BOOTH_MAIL_RETRY_SECONDS"),
     ],
@@ -36,6 +43,19 @@ def test_bad_mail_settings_are_named(env: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError) as refused:
         Config.load({}, env)
     assert needle in str(refused.value)
+
+
+def test_a_ca_file_that_holds_no_certificate_is_named_and_the_server_exits_2(tmp_path: Path) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("this is not a certificate\n")
+    env = {"BOOTH_SMTP_URL": "smtps://mail.example.org", "BOOTH_SMTP_CA_FILE": str(not_pem)} | GOOD_FROM
+    result = run("migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"BOOTH_SMTP_CA_FILE: {not_pem} holds no PEM certificate" in result.stderr
+    assert "Traceback" not in result.stderr
+    certs = certificates(tmp_path / "tls")
+    settings = Config.load({}, env | {"BOOTH_SMTP_CA_FILE": str(certs.ca_file)}).smtp()
+    assert settings is not None and settings.ca_file == str(certs.ca_file)
 
 
 def test_the_server_exits_2_on_a_bad_mail_setting_without_showing_the_password(tmp_path: Path) -> None:

@@ -4,8 +4,12 @@
   to a message it has received (the real slow point between "the server has it" and "the
   sender stored that it was sent"). The next process sends that message again, same bytes and
   same ``Message-ID`` (at least once), and every other message of the committed bookings too.
-* Two nodes on one PostgreSQL database send the same outbox at once: ``FOR UPDATE SKIP
-  LOCKED`` gives each message to one of them, so none arrives twice.
+* A node is killed with SIGKILL after a booking's commit, while it holds the booking's intent
+  and waits (on a lock the test holds) to store the messages it composed: the intent is still
+  due, and the next process composes and sends them, once.
+* Two nodes on one PostgreSQL database compose and send the same outbox at once: ``FOR UPDATE
+  SKIP LOCKED`` gives each intent and each message to one of them, so every change is composed
+  once and no message arrives twice.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 
-from booth_server.keys import OUTBOX
+from booth_server.keys import DATABASE, OUTBOX
 from tests.conftest import ADA, ADMIN, CANTINE_A, CANTINE_B, DEMO_PASSWORD, SF_A, SF_B, booking, token_for
 from tests.server.smtp_support import SmtpServer
 
@@ -199,3 +204,79 @@ async def test_two_nodes_sending_one_outbox_never_send_a_message_twice(
     assert duplicates == []
     invitations = {e.message_id for e in await outbox.entries(limit=1000) if e.kind == "invitation"}
     assert set(ids) == invitations and len(ids) == expected
+    async with nodes[0].app[DATABASE].read() as session:
+        intents = (await session.execute(text("SELECT status, attempts, last_error FROM mail_intents"))).all()
+    assert [tuple(row) for row in intents] == [("composed", 1, None)] * count  # each composed once
+
+
+@pytest.mark.postgres
+async def test_a_node_killed_while_composing_leaves_the_change_to_compose_again(
+    postgres_url: str, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    """SIGKILL after the booking's commit, while its messages are composed and wait to be
+    stored: the intent was locked, not marked, so the next process composes and sends them."""
+    import asyncpg
+
+    server = ServerProcess(postgres_url, smtp_server, tmp_path)
+    blocker = await asyncpg.connect(postgres_url.replace("postgresql://", "postgres://", 1))
+    try:
+        async with aiohttp.ClientSession() as http:
+            await server.start(http)
+            ada = await _token(http, server.origin, ADA)
+            # The sender may insert nothing into the outbox: its composition waits on this lock.
+            lock = blocker.transaction()
+            await lock.start()
+            await blocker.execute("LOCK TABLE mail_outbox IN EXCLUSIVE MODE")
+            async with http.post(
+                f"{server.origin}/api/v1/bookings", headers=ada, json=booking("2027-03-16T16:00:00Z")
+            ) as answer:
+                assert answer.status == 201, await answer.text()  # committed: it writes no message
+                booking_id = (await answer.json())["id"]
+
+            async def composing_waits() -> bool:
+                """The sender holds composed messages and waits for the lock to store them."""
+                waiting = await blocker.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'mail_outbox'::regclass"
+                )
+                return bool(waiting)
+
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while not await composing_waits():
+                assert loop.time() < deadline, "the sender never tried to store the composed messages"
+                await asyncio.sleep(0.02)
+            # ... and it is this booking's intent that the sender holds while it waits.
+            free = await blocker.fetch(
+                "SELECT id FROM mail_intents WHERE booking_id = $1 FOR UPDATE SKIP LOCKED", booking_id
+            )
+            assert free == []
+            await server.kill()
+            await lock.rollback()
+            state = await blocker.fetch(
+                "SELECT status, attempts FROM mail_intents WHERE booking_id = $1", booking_id
+            )
+            assert [tuple(row) for row in state] == [("pending", 0)]
+            assert await blocker.fetchval("SELECT count(*) FROM mail_outbox") == 0
+
+            await server.start(http)
+            await smtp_server.wait_for(lambda: len(smtp_server.received) == 1)
+    finally:
+        await server.stop()
+        await blocker.close()
+    state = await _intent_state(postgres_url, booking_id)
+    assert state == [("composed", 1)]  # the dead process never stored its attempt
+    [received] = smtp_server.received
+    assert received.rcpt_tos == [ADA] and "Invitation: Pitch" in str(received.message["Subject"])
+
+
+async def _intent_state(url: str, booking_id: int) -> list[tuple[str, int]]:
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgresql://", "postgres://", 1))
+    try:
+        rows = await connection.fetch(
+            "SELECT status, attempts FROM mail_intents WHERE booking_id = $1", booking_id
+        )
+        return [(row["status"], row["attempts"]) for row in rows]
+    finally:
+        await connection.close()
