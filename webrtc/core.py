@@ -516,6 +516,10 @@ class SignallingCore:
     def apply(self, booking: int, entry: dict[str, Any]) -> None:
         """One entry of room ``booking``'s log, in log order (from any node, this one included)."""
         kind = entry["e"]
+        if kind == "join":  # whatever the room makes of it, the join is no longer on its way
+            joining = self._conns.get(entry["c"])
+            if joining is not None and joining.joining == booking:
+                joining.joining = None
         if kind == "open":
             if booking not in self._rooms:
                 self._open(booking, entry)
@@ -603,7 +607,7 @@ class SignallingCore:
             return  # replaced, or moved to another room, while the entry travelled
         room.join(booth, at, conn=origin, resume_hash=entry.get("h"))
         if conn is not None:
-            conn.booking, conn.joining = room.booking_id, None
+            conn.booking = room.booking_id
             self._presence.enter_room(booth, room.booking_id)
             self._schedule_due.pop(booth, None)
             self._set_presence(booth, "in_room", room.booking_id, at)
