@@ -95,7 +95,11 @@ async def test_the_week_by_keyboard(client: Any, new_page: Any) -> None:
     assert (await page.evaluate(ACTIVE_CELL))["day"] >= "2027-03-22"
     await page.keyboard.press("PageUp")
     await page.wait_for_function(f"document.querySelector('#week-label').textContent === {label!r}")
-    await page.wait_for_function("document.activeElement && document.activeElement.closest('#week-grid')")
+    # The week is drawn twice: while its slots load (focus on a placeholder cell), then with
+    # them (focus on the first slot); Enter means something only on the second.
+    await page.wait_for_function(
+        "document.activeElement && document.activeElement.matches('#week-grid .slot')"
+    )
     # Enter books the focused slot.
     await page.keyboard.press("Control+Home")
     await page.keyboard.press("Enter")
