@@ -149,6 +149,7 @@ const en = {
   'error.booking_ended': 'This session is over, so it cannot be changed any more.',
   'error.email_taken': 'An account already uses this email. Log in instead, or use another email.',
   'error.name_taken': 'This venue already has a booth with this name. Choose another name.',
+  'error.booth_unavailable': 'This booth cannot test itself now: it is offline, in a call or already testing. Try again once it shows Online and idle.',
 
   // staff console
   'staff.title': 'Staff console',
@@ -452,6 +453,7 @@ const fr = {
   'error.booking_ended': 'Cette session est terminée, elle ne peut plus être modifiée.',
   'error.email_taken': 'Un compte utilise déjà cet e-mail. Connectez-vous, ou utilisez un autre e-mail.',
   'error.name_taken': 'Ce lieu a déjà une cabine de ce nom. Choisissez un autre nom.',
+  'error.booth_unavailable': 'Cette cabine ne peut pas se tester maintenant : elle est hors ligne, en appel ou déjà en test. Réessayez quand elle est en ligne et libre.',
 
   'staff.title': 'Console équipe',
   'staff.venue': 'Lieu',

@@ -20,10 +20,11 @@ from tests.browser.conftest import (
     WIDE,
     axe_violations,
     book_slot,
+    issue_key,
     log_in,
     taken_meanwhile,
 )
-from tests.conftest import ADA, ADMIN, CANTINE_A, STAFF_PARIS, token_for
+from tests.conftest import ADA, CANTINE_A, STAFF_PARIS
 
 pytestmark = pytest.mark.browser
 
@@ -173,13 +174,7 @@ async def test_staff_console(client: Any, new_page: Any, lang: str) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
 async def test_kiosk(client: Any, new_page: Any, lang: str) -> None:
-    key = (
-        await (
-            await client.post(
-                f"/api/v1/booths/{CANTINE_A}/device-key", headers=await token_for(client, ADMIN)
-            )
-        ).json()
-    )["device_key"]
+    key = await issue_key(client, CANTINE_A)
     page = await viewer(new_page, client, lang, "/kiosk")
     problems: list[str] = []
     await page.wait_for_selector("body[data-screen=pair]", state="attached")
