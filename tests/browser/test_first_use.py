@@ -24,7 +24,7 @@ from tests.browser.conftest import (
     log_in,
     taken_meanwhile,
 )
-from tests.conftest import ADA, CANTINE_A, STAFF_PARIS
+from tests.conftest import ADA, ADMIN, CANTINE_A, STAFF_PARIS
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +34,8 @@ SIZES = {"1920x1080": WIDE, "390x844": PHONE}
 LAPTOP = {"width": 1440, "height": 900}
 SHOTS = SCREENSHOTS / "first-use"
 PITCH_START = "2027-03-16T16:00:00Z"
+#: The longest venue name of the demo, once cut to "San Francisco — Mis…".
+SF_VENUE = "San Francisco — Mission Bay Commons"
 
 STRAY_TEXT = """async () => {
     const { MESSAGES } = await import('/static/messages.js');
@@ -168,8 +170,22 @@ async def test_staff_console(client: Any, new_page: Any, lang: str) -> None:
     await page.wait_for_selector("#device-key")
     await page.locator(f"#booth-{CANTINE_A} [data-action=rotate]").wait_for()
     problems += await check(page, "staff", lang, shoot=True, sizes={**SIZES, "1440x900": LAPTOP})
-    assert problems == []
+    # Replacing the key asks first.
+    await page.locator(f"#booth-{CANTINE_A} [data-action=rotate]").click()
+    await page.wait_for_selector("#rotate-dialog[open]")
+    problems += await check(page, "staff-rotate", lang)
     assert page.problems == []
+
+    # An administrator, on the venue with the longest name: shown whole in the picker and title.
+    admin = await viewer(new_page, client, lang, "/staff")
+    await log_in(admin, ADMIN)
+    await admin.wait_for_selector("#console:not([hidden])")
+    await admin.select_option("#venue-select", label=SF_VENUE)
+    await admin.locator("#venue-name", has_text="Mission Bay Commons").wait_for()
+    await admin.locator("#booth-rows tr", has_text="SF A").wait_for()
+    problems += await check(admin, "staff-admin", lang, shoot=True)
+    assert problems == []
+    assert admin.problems == []
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
@@ -187,5 +203,12 @@ async def test_kiosk(client: Any, new_page: Any, lang: str) -> None:
     await page.click("#pair-form [type=submit]")
     await page.wait_for_selector("body[data-conn-state=idle]", state="attached")
     problems += await check(page, "kiosk", lang, shoot=True)
+
+    # The booth opened on a second screen: this one says why it stopped and what to do.
+    second = await viewer(new_page, client, lang, "/kiosk")
+    await second.fill("#device-key", key)
+    await second.click("#pair-form [type=submit]")
+    await page.wait_for_selector("body[data-screen=message]", state="attached")
+    problems += await check(page, "kiosk-replaced", lang)
     assert problems == []
-    assert page.problems == []
+    assert page.problems == [] and second.problems == []
