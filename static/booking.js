@@ -40,7 +40,7 @@ const boothsOf = (venueId) => state.booths.filter((b) => b.venue_id === venueId)
 async function main() {
   tm.syncWithPage();
   startTranslating([$('#lang')], renderAll);
-  setErrorContext(() => ({ booths: state.booths, venues: state.venues }));
+  setErrorContext(() => ({ booths: state.booths }));
   wireAuth();
   wirePicker();
   wireDialogs();
