@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from .closures import closure_ranges, holiday_name
 from .errors import BookingConflict, Conflict, InvalidInput, RuleViolation
-from .model import BookingRequest, Booth, Busy, Slot, TimeRange, Venue
-from .zones import local_span_to_utc, to_local
+from .model import WEEKDAYS, BookingRequest, Booth, Busy, Slot, TimeRange, Venue
+from .zones import local_span_to_utc, to_local, utc_offset_iso
 
 __all__ = ["MAX_RANGE_DAYS", "available_slots", "check_booking"]
 
@@ -53,6 +54,20 @@ def _local(instant: datetime, venue: Venue) -> str:
     return f"{to_local(instant, venue.timezone):%Y-%m-%d %H:%M} ({venue.timezone})"
 
 
+def _where(booth: Booth, request: BookingRequest) -> dict[str, Any]:
+    """The ``details`` every rule refusal carries, so that a client can say in its own language
+    which booth and venue it is about and when, in that venue's wall-clock time."""
+    venue = booth.venue
+    return {
+        "venue": venue.name,
+        "booth": booth.name,
+        "city": venue.city,
+        "timezone": venue.timezone,
+        "start": utc_offset_iso(request.start, venue.timezone),
+        "end": utc_offset_iso(request.end, venue.timezone),
+    }
+
+
 def _hours_text(venue: Venue, day: date) -> str:
     def close(t: time) -> str:
         return "24:00" if t == time(0, 0) else f"{t:%H:%M}"
@@ -68,11 +83,22 @@ def _opening_spans(venue: Venue, day: date) -> list[TimeRange]:
 
 
 def _on_grid(instant: datetime, venue: Venue) -> bool:
+    return _off_grid(instant, venue) == timedelta(0)
+
+
+def _off_grid(instant: datetime, venue: Venue) -> timedelta:
+    """How far ``instant`` is past the last start on ``venue``'s local grid."""
     local = to_local(instant, venue.timezone)
     since_midnight = timedelta(
         hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond
     )
-    return since_midnight % timedelta(minutes=venue.rules.grid_minutes) == timedelta(0)
+    return since_midnight % timedelta(minutes=venue.rules.grid_minutes)
+
+
+def _grid_after(instant: datetime, venue: Venue) -> datetime:
+    """The first start on ``venue``'s grid at or after ``instant``."""
+    past = _off_grid(instant, venue)
+    return instant + (timedelta(minutes=venue.rules.grid_minutes) - past) if past else instant
 
 
 def _duration_problem(venue: Venue, duration: timedelta) -> str | None:
@@ -130,12 +156,27 @@ def _grid(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolation
         f"({venue.timezone}); {_clock(start)} is not on it.",
         field="start",
         code="grid",
+        details=_where(booth, request) | {"grid_minutes": venue.rules.grid_minutes},
     )
 
 
 def _duration(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolation | None:
-    problem = _duration_problem(booth.venue, request.end - request.start)
-    return RuleViolation(problem, field="duration_minutes", code="duration") if problem else None
+    rules, length = booth.venue.rules, request.end - request.start
+    problem = _duration_problem(booth.venue, length)
+    if not problem:
+        return None
+    return RuleViolation(
+        problem,
+        field="duration_minutes",
+        code="duration",
+        details=_where(booth, request)
+        | {
+            "duration_minutes": length // _MINUTE,
+            "min_duration_minutes": rules.min_duration_minutes,
+            "max_duration_minutes": rules.max_duration_minutes,
+            "grid_minutes": rules.grid_minutes,
+        },
+    )
 
 
 def _notice(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolation | None:
@@ -147,6 +188,14 @@ def _notice(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolati
         f"this one starts at {_local(request.start, venue)}, which is too soon.",
         field="start",
         code="notice",
+        details=_where(booth, request)
+        | {
+            "min_notice_minutes": notice,
+            "minutes_until_start": (request.start - now) // _MINUTE,
+            "earliest_start": utc_offset_iso(
+                _grid_after(now + timedelta(minutes=notice), venue), venue.timezone
+            ),
+        },
     )
 
 
@@ -160,6 +209,11 @@ def _advance(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolat
         f"{_local(limit, venue)}; {_local(request.start, venue)} is too far.",
         field="start",
         code="advance",
+        details=_where(booth, request)
+        | {
+            "max_advance_days": days,
+            "latest_start": utc_offset_iso(limit - _off_grid(limit, venue), venue.timezone),
+        },
     )
 
 
@@ -176,6 +230,8 @@ def _opening_hours(booth: Booth, request: BookingRequest, now: datetime) -> Rule
         f"{_clock(start)}–{_clock(end)} local time is outside its opening hours.",
         field="start",
         code="opening_hours",
+        details=_where(booth, request)
+        | {"date": day.isoformat(), "opening_hours": venue.opening_hours.to_json()[WEEKDAYS[day.weekday()]]},
     )
 
 
@@ -190,7 +246,8 @@ def _closure(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolat
                 f"{booth.name} cannot be booked that day.",
                 field="start",
                 code="closure",
-                details={"venue": venue.name, "holiday": name, "date": day.isoformat()},
+                details=_where(booth, request)
+                | {"closure": "holiday", "holiday": name, "date": day.isoformat()},
             )
         day += timedelta(days=1)
     for blackout in venue.blackouts:
@@ -201,7 +258,13 @@ def _closure(booth: Booth, request: BookingRequest, now: datetime) -> RuleViolat
                 "be booked then.",
                 field="start",
                 code="closure",
-                details={"venue": venue.name, "reason": blackout.reason},
+                details=_where(booth, request)
+                | {
+                    "closure": "blackout",
+                    "reason": blackout.reason,
+                    "closed_from": utc_offset_iso(blackout.start, venue.timezone),
+                    "closed_until": utc_offset_iso(blackout.end, venue.timezone),
+                },
             )
     return None
 
@@ -211,7 +274,8 @@ _RULES: tuple[_Rule, ...] = (_grid, _duration, _notice, _advance, _opening_hours
 
 def _quota(request: BookingRequest, organizer_bookings: Sequence[TimeRange]) -> RuleViolation | None:
     """A booking counts in the ISO week (Monday 00:00 UTC) where it starts."""
-    venue = min((b.venue for b in request.booths), key=lambda v: v.rules.weekly_quota_minutes)
+    booth = min(request.booths, key=lambda b: b.venue.rules.weekly_quota_minutes)
+    venue = booth.venue
     quota = venue.rules.weekly_quota_minutes
     start = request.start.astimezone(UTC)
     monday = datetime.combine(start.date() - timedelta(days=start.weekday()), time(0), tzinfo=UTC)
@@ -227,6 +291,13 @@ def _quota(request: BookingRequest, organizer_bookings: Sequence[TimeRange]) -> 
         f"{(used + wanted) / _MINUTE:g}.",
         field="duration_minutes",
         code="quota",
+        details=_where(booth, request)
+        | {
+            "weekly_quota_minutes": quota,
+            "used_minutes": used // _MINUTE,
+            "duration_minutes": wanted // _MINUTE,
+            "week_start": monday.date().isoformat(),
+        },
     )
 
 
@@ -310,6 +381,8 @@ def _check_session_length(request: BookingRequest) -> None:
                 f"extensions included; this one would last {length / _MINUTE:g}.",
                 field="duration_minutes",
                 code="session_too_long",
+                details=_where(booth, request)
+                | {"max_session_minutes": limit // _MINUTE, "duration_minutes": length // _MINUTE},
             )
 
 

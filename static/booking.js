@@ -40,7 +40,7 @@ const boothsOf = (venueId) => state.booths.filter((b) => b.venue_id === venueId)
 async function main() {
   tm.syncWithPage();
   startTranslating([$('#lang')], renderAll);
-  setErrorContext(() => ({ booths: state.booths, venues: state.venues }));
+  setErrorContext(() => ({ booths: state.booths }));
   wireAuth();
   wirePicker();
   wireDialogs();
@@ -521,6 +521,9 @@ function chooseSlot(slot) {
   openDialog(dialog, moving ? '[type=submit]' : '#book-title-input', () => $('#week-grid [tabindex="0"]'));
 }
 
+/** Refusals that mean the week shown is out of date. */
+const SLOT_GONE = ['conflict', 'notice', 'advance', 'opening_hours', 'closure'];
+
 async function submitBooking(event) {
   event.preventDefault();
   const form = event.currentTarget;
@@ -559,8 +562,9 @@ async function submitBooking(event) {
         renderAll();
       }
       showError(form, err, aliases);
-      // The slot was just taken: the grid behind the dialog stops offering it.
-      if (err.code === 'conflict') await loadSlots();
+      // The slot was just taken, or the rules moved under the page (time passed, hours or
+      // closures changed): the grid behind the dialog stops offering what cannot be booked.
+      if (SLOT_GONE.includes(err.code)) await loadSlots();
     }
   });
 }

@@ -1,7 +1,8 @@
 // Small DOM helpers shared by the pages: building elements, showing an API error next to the
 // field it names, polite announcements, and modal dialogs that give focus back.
 
-import { t, lang, hoursPhrase, onLangChange } from './i18n.js';
+import { t, lang, onLangChange } from './i18n.js';
+import { errorMessage } from './errors.js';
 import * as tm from './time.js';
 
 /** h('button', {class: 'x', onclick}, 'text', child, [more]) → element. */
@@ -51,46 +52,16 @@ export function $(selector, root = document) {
 let errorContext = () => ({});
 
 /**
- * What the page knows that error messages need: `{booths, venues}` as the API lists them, so a
- * conflict names the booth and its local times and a rule names its limit.
+ * What the page knows that error messages need: `{booths}` as the API lists them, so that a
+ * conflict (which names booths by id) names the booth and its local times.
  */
 export function setErrorContext(provider) {
   errorContext = provider;
 }
 
-/** The placeholders of an error's message, from its details and the page's booths and venues. */
-function errorVars(err) {
-  const { booths = [], venues = [] } = errorContext();
-  const vars = { ...(err.details || {}) };
-  const first = (err.details && err.details.conflicts || [])[0];
-  const booth = first && booths.find((b) => b.id === first.booth_id);
-  if (booth) {
-    Object.assign(vars, {
-      booth: booth.name, city: booth.city,
-      from: tm.time(new Date(first.start), booth.timezone, lang()), to: tm.time(new Date(first.end), booth.timezone, lang()),
-    });
-  }
-  const rules = venues.map((v) => v.rules).filter(Boolean);
-  if (rules.length) {
-    const max = (name) => Math.max(...rules.map((r) => r[name]));
-    const min = (name) => Math.min(...rules.map((r) => r[name]));
-    Object.assign(vars, {
-      notice: hoursPhrase(max('min_notice_minutes')), days: min('max_advance_days'),
-      quota: hoursPhrase(min('weekly_quota_minutes')), grid: max('grid_minutes'),
-    });
-  }
-  return vars;
-}
-
-/** A message for people for an API error: what happened and what to do, never the raw code. */
+/** A message for people for an API error, in the interface language (static/errors.js). */
 export function errorText(err) {
-  const code = err && err.code;
-  // The page's own words (not an API answer, which always has a code).
-  if (!code && err && err.message) return err.message;
-  const vars = code ? errorVars(err) : {};
-  // A malformed value: say what is expected for the fields people type in.
-  const forField = code === 'invalid' && err.field && t(`invalid.${err.field}`, vars, '');
-  return forField || (code && t(`error.${code}`, vars, '')) || t('error.unknown');
+  return errorMessage(err, lang(), errorContext());
 }
 
 /**

@@ -3,7 +3,7 @@
 // the hour that is offline, poor or never tested. Data: GET /api/v1/health/booths.
 
 import { get, post } from './api.js';
-import { h, clear, toast } from './dom.js';
+import { h, clear, toast, errorText } from './dom.js';
 
 const REFRESH_MS = 15000;
 
@@ -78,7 +78,7 @@ export function startHealthPanel(before, { venueId, language, timeOf }) {
           await post(`/api/v1/booths/${b.booth_id}/selftest`, {});
           toast(tx.asked);
         } catch (err) {
-          toast(err.message || String(err));
+          toast(errorText(err), 'error');
         }
       });
       return h('tr', { dataset: { boothId: b.booth_id } },

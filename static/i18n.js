@@ -46,9 +46,14 @@ export function onLangChange(listener) {
   listeners.add(listener);
 }
 
-/** The message for `key` with {placeholders} filled; `fallback` (or the key) when missing. */
+/** The message for `key` in the current language; see translate(). */
 export function t(key, vars = {}, fallback = undefined) {
-  let text = MESSAGES[current][key];
+  return translate(current, key, vars, fallback);
+}
+
+/** The message for `key` in `language` with {placeholders} filled; `fallback` (or the key) when missing. */
+export function translate(language, key, vars = {}, fallback = undefined) {
+  let text = (MESSAGES[language] || MESSAGES.en)[key];
   if (text === undefined) text = MESSAGES.en[key];
   if (text === undefined) return fallback === undefined ? key : fallback;
   if (typeof text === 'function') return text(vars);

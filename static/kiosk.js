@@ -36,6 +36,7 @@ const state = {
   endedTimer: null,
   localStream: null,
   unpairTimer: null,
+  stopped: null, // the code of a final close (replaced, unsupported_version)
 };
 
 const screens = ['pair', 'idle', 'call', 'message'];
@@ -75,6 +76,7 @@ async function fetchInfo(key) {
 }
 
 function wire() {
+  $('#reload-button').addEventListener('click', () => window.location.reload());
   $('#pair-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const form = event.currentTarget;
@@ -291,9 +293,16 @@ function onError({ code, fatal }) {
     unpair(t('kiosk.unauthorized'));
     return;
   }
+  state.stopped = code;
   show('message');
+  renderStopped();
+  $('#reload-button').focus();
+}
+
+/** Why the server will not take this kiosk back, and what to do: never the bare code. */
+function renderStopped() {
   $('#message-title').textContent = t('kiosk.title');
-  $('#message-text').textContent = code === 'replaced' ? t('kiosk.replaced') : code;
+  $('#message-text').textContent = t(`kiosk.stopped.${state.stopped}`, {}, t('kiosk.stopped'));
 }
 
 // -- what is on screen -----------------------------------------------------------------------
@@ -317,7 +326,11 @@ function sessionInfo(bookingId) {
 function render() {
   if (!state.key) return;
   const screen = document.body.dataset.screen;
-  if (screen === 'message' || screen === 'pair') return;
+  if (screen === 'message') {
+    renderStopped();
+    return;
+  }
+  if (screen === 'pair') return;
   const inCall = state.bookingId != null || state.ended;
   show(inCall ? 'call' : 'idle');
   renderIdentity();

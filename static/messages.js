@@ -48,6 +48,10 @@ const en = {
   'week.yourTime': 'Your time ({zone})',
   'week.noSlot': 'No free slot',
   'gap.phrase': ({ hours, minutes }) => `${hours} hour${hours === 1 ? '' : 's'}${minutes ? ` ${minutes} minutes` : ''}`,
+  // A length or a wait in an error message: "2 hours", "1 hour 20 minutes", "45 minutes".
+  'span.minutes': ({ hours, minutes }) => [
+    hours ? `${hours} hour${hours === 1 ? '' : 's'}` : '', minutes || !hours ? `${minutes} minute${minutes === 1 ? '' : 's'}` : '',
+  ].filter(Boolean).join(' '),
   'gap.usual': 'This week {a} and {b} are {gap} apart.',
   'gap.unusual': 'This week {a} and {b} are {gap} apart{why}.',
   'gap.already': ' ({city} is already on summer time)',
@@ -132,14 +136,40 @@ const en = {
   'error.ambiguous_local_time': 'This time happens twice that day: the clocks go back. Pick another time.',
   'error.idempotency_key_reused': 'This booking was already sent with other details. Close the dialog and pick the slot again.',
   'error.too_many_feeds': 'You have reached the number of calendar links allowed. Use one you already have.',
-  'error.grid': ({ grid }) => `Sessions start on the quarter hour${grid ? ` (every ${grid} minutes)` : ''}. Pick a time from the list.`,
-  'error.duration': 'This length is not allowed. Pick a length from the list.',
-  'error.notice': ({ notice }) => `This slot starts too soon: book at least ${notice || '2 hours'} ahead. Pick a later slot.`,
-  'error.advance': ({ days }) => `This slot is too far ahead: book at most ${days || 90} days ahead. Pick an earlier week.`,
-  'error.opening_hours': 'One of the booths is closed at this time (its local opening hours). Pick a slot from the week shown.',
-  'error.closure': ({ venue, reason }) => `${venue || 'One of the venues'} is closed then${reason ? ` (${reason})` : ''}. Pick another day.`,
-  'error.quota': ({ quota }) => `This session would take you over ${quota ? `your ${quota}` : 'your weekly allowance'} a week. Pick a shorter session or another week.`,
-  'error.session_too_long': () => 'A session cannot last that long, even with extensions. Book a shorter one, or a second session after it.',
+  'error.grid': ({ venue, city, from, grid }) => (venue && grid && from
+    ? `Sessions at ${venue} start every ${grid} minutes, ${city} time; ${from} is not one of those times. Pick a time from the list.`
+    : `Sessions start on the quarter hour${grid ? ` (every ${grid} minutes)` : ''}. Pick a time from the list.`),
+  'error.duration': ({ venue, min, max, step, length }) => (venue && min && max && step && length
+    ? `Sessions at ${venue} last from ${min} to ${max}, in steps of ${step}; ${length} is not possible. Pick a length from the list.`
+    : 'This length is not allowed. Pick a length from the list.'),
+  'error.notice': ({ venue, city, notice, from, wait, earliestDay, earliestTime }) => (venue && notice && from
+    ? `Sessions at ${venue} must be booked at least ${notice} ahead; this slot starts at ${from} ${city} time, ${wait ? `in ${wait}` : 'that is now'}. `
+      + (earliestTime ? `Pick a slot starting ${earliestDay ? `${earliestDay}, ` : ''}${earliestTime} ${city} time or later.` : 'Pick a later slot.')
+    : `This slot starts too soon: book at least ${notice || '2 hours'} ahead. Pick a later slot.`),
+  'error.advance': ({ venue, city, days, day, from, latestDay, latestTime }) => (venue && days && latestDay && latestTime
+    ? `Sessions at ${venue} can be booked at most ${days} days ahead, so until ${latestDay}, ${latestTime} ${city} time; this slot is on ${day} at ${from}. Pick an earlier week.`
+    : `This slot is too far ahead: book at most ${days || 90} days ahead. Pick an earlier week.`),
+  'error.opening_hours': ({ booth, venue, city, opening, day, from, to }) => {
+    if (!venue || opening === undefined || !day) return 'One of the booths is closed at this time (its local opening hours). Pick a slot from the week shown.';
+    if (!opening) return `${booth} at ${venue} is closed all day on ${day} (${city} time). Pick another day from the week shown.`;
+    return `${booth} at ${venue} is open ${opening} (${city} time) on ${day}; your session would run ${from}–${to} ${city} time. Pick a slot within those hours from the week shown.`;
+  },
+  'error.closure': ({ venue, booth, city, holiday, date, reason, from, to, closedFromDay, closedFromTime, closedUntilDay, closedUntilTime }) => {
+    if (venue && holiday && date) return `${venue} is closed on ${date} for ${holiday}, a public holiday, so ${booth} cannot be booked that day. Pick another day.`;
+    if (venue && closedFromDay) {
+      const span = closedFromDay === closedUntilDay
+        ? `on ${closedFromDay} from ${closedFromTime} to ${closedUntilTime}`
+        : `from ${closedFromDay}, ${closedFromTime} to ${closedUntilDay}, ${closedUntilTime}`;
+      return `${venue} is closed ${span} (${city} time)${reason ? `: ${reason}` : ''}. Your session, ${from}–${to} ${city} time, falls in it. Pick another time.`;
+    }
+    return `${venue || 'One of the venues'} is closed then${reason ? ` (${reason})` : ''}. Pick another day.`;
+  },
+  'error.quota': ({ venue, quota, used, length, week }) => (venue && quota && used && length && week
+    ? `You may book up to ${quota} a week at ${venue}; in the week of ${week} (Monday to Sunday) you already have ${used}, so this session of ${length} would go over. Pick a shorter session or another week.`
+    : `This session would take you over ${quota ? `your ${quota}` : 'your weekly allowance'} a week. Pick a shorter session or another week.`),
+  'error.session_too_long': ({ venue, max, length }) => (venue && max && length
+    ? `Sessions at ${venue} last at most ${max} in all, extensions included; this one would last ${length}. Book a shorter one, or a second session after it.`
+    : 'A session cannot last that long, even with extensions. Book a shorter one, or a second session after it.'),
   'error.too_many_tries': () => 'Too many tries in a short time. Wait a minute, then try again.',
   'error.conflict': ({ booth, city, from, to }) => (booth
     ? `Someone has just booked ${booth} in ${city}, ${from}–${to} ${city} time. The week now shows what is still free: pick another slot.`
@@ -149,6 +179,7 @@ const en = {
   'error.booking_ended': 'This session is over, so it cannot be changed any more.',
   'error.email_taken': 'An account already uses this email. Log in instead, or use another email.',
   'error.name_taken': 'This venue already has a booth with this name. Choose another name.',
+  'error.booth_unavailable': 'This booth cannot test itself now: it is offline, in a call or already testing. Try again once it shows Online and idle.',
 
   // staff console
   'staff.title': 'Staff console',
@@ -274,7 +305,10 @@ const en = {
   'kiosk.badKey': 'This device key is not known here. Check that it was copied whole (it starts with dk_), or ask staff for a new one.',
   'kiosk.reconnecting': 'Connection lost. Reconnecting…',
   'kiosk.unauthorized': 'This device key is not valid any more. Ask staff for a new one.',
-  'kiosk.replaced': 'This booth was opened on another screen.',
+  'kiosk.stopped': 'The server closed this booth’s connection for good. Reload the page to connect again.',
+  'kiosk.stopped.replaced': 'This booth was opened on another screen, which now runs its sessions. Close that screen, or reload this one to run them here.',
+  'kiosk.stopped.unsupported_version': 'This kiosk page is older than the server. Reload the page to update it.',
+  'kiosk.reload': 'Reload this page',
   'kiosk.next': 'Next sessions',
   'kiosk.none': 'No session in the next 24 hours.',
   'kiosk.with': 'with {city}',
@@ -353,6 +387,9 @@ const fr = {
   'week.yourTime': 'Votre heure ({zone})',
   'week.noSlot': 'Aucun créneau libre',
   'gap.phrase': ({ hours, minutes }) => `${hours} heure${hours > 1 ? 's' : ''}${minutes ? ` ${minutes}` : ''}`,
+  'span.minutes': ({ hours, minutes }) => [
+    hours ? `${hours} heure${hours > 1 ? 's' : ''}` : '', minutes || !hours ? `${minutes} minute${minutes > 1 ? 's' : ''}` : '',
+  ].filter(Boolean).join(' '),
   'gap.usual': 'Cette semaine, {a} et {b} ont {gap} de décalage.',
   'gap.unusual': 'Attention : cette semaine, {a} et {b} ont {gap} de décalage{why}.',
   'gap.already': ' ({city} est déjà à l’heure d’été)',
@@ -435,14 +472,40 @@ const fr = {
   'error.ambiguous_local_time': 'Cette heure existe deux fois ce jour-là : on recule les horloges. Choisissez une autre heure.',
   'error.idempotency_key_reused': 'Cette réservation a déjà été envoyée avec d’autres détails. Fermez la fenêtre et choisissez à nouveau le créneau.',
   'error.too_many_feeds': 'Vous avez atteint le nombre de liens d’agenda permis. Utilisez un lien que vous avez déjà.',
-  'error.grid': ({ grid }) => `Les sessions commencent au quart d’heure${grid ? ` (toutes les ${grid} minutes)` : ''}. Choisissez une heure dans la liste.`,
-  'error.duration': 'Cette durée n’est pas permise. Choisissez une durée dans la liste.',
-  'error.notice': ({ notice }) => `Ce créneau commence trop tôt : réservez au moins ${notice || '2 heures'} à l’avance. Choisissez un créneau plus tard.`,
-  'error.advance': ({ days }) => `Ce créneau est trop loin : réservez au plus ${days || 90} jours à l’avance. Choisissez une semaine plus proche.`,
-  'error.opening_hours': 'Une des cabines est fermée à cette heure-là (horaires locaux). Choisissez un créneau de la semaine affichée.',
-  'error.closure': ({ venue, reason }) => `${venue || 'Un des lieux'} est fermé à ce moment-là${reason ? ` (${reason})` : ''}. Choisissez un autre jour.`,
-  'error.quota': ({ quota }) => `Cette session dépasserait ${quota ? `vos ${quota}` : 'votre quota'} par semaine. Choisissez une session plus courte ou une autre semaine.`,
-  'error.session_too_long': () => 'Une session ne peut pas durer aussi longtemps, même prolongée. Réservez-en une plus courte, ou une seconde à la suite.',
+  'error.grid': ({ venue, city, from, grid }) => (venue && grid && from
+    ? `Les sessions à ${venue} commencent toutes les ${grid} minutes, heure de ${city} ; ${from} n’en fait pas partie. Choisissez une heure dans la liste.`
+    : `Les sessions commencent au quart d’heure${grid ? ` (toutes les ${grid} minutes)` : ''}. Choisissez une heure dans la liste.`),
+  'error.duration': ({ venue, min, max, step, length }) => (venue && min && max && step && length
+    ? `Les sessions à ${venue} durent de ${min} à ${max}, par pas de ${step} ; ${length} n’est pas possible. Choisissez une durée dans la liste.`
+    : 'Cette durée n’est pas permise. Choisissez une durée dans la liste.'),
+  'error.notice': ({ venue, city, notice, from, wait, earliestDay, earliestTime }) => (venue && notice && from
+    ? `Les sessions à ${venue} se réservent au moins ${notice} à l’avance ; ce créneau commence à ${from}, heure de ${city}, ${wait ? `dans ${wait}` : 'c’est-à-dire maintenant'}. `
+      + (earliestTime ? `Choisissez un créneau à partir ${earliestDay ? `du ${earliestDay} à ` : 'de '}${earliestTime}, heure de ${city}.` : 'Choisissez un créneau plus tard.')
+    : `Ce créneau commence trop tôt : réservez au moins ${notice || '2 heures'} à l’avance. Choisissez un créneau plus tard.`),
+  'error.advance': ({ venue, city, days, day, from, latestDay, latestTime }) => (venue && days && latestDay && latestTime
+    ? `Les sessions à ${venue} se réservent au plus ${days} jours à l’avance, donc jusqu’au ${latestDay} à ${latestTime}, heure de ${city} ; ce créneau est le ${day} à ${from}. Choisissez une semaine plus proche.`
+    : `Ce créneau est trop loin : réservez au plus ${days || 90} jours à l’avance. Choisissez une semaine plus proche.`),
+  'error.opening_hours': ({ booth, venue, city, opening, day, from, to }) => {
+    if (!venue || opening === undefined || !day) return 'Une des cabines est fermée à cette heure-là (horaires locaux). Choisissez un créneau de la semaine affichée.';
+    if (!opening) return `${booth} (${venue}) est fermée toute la journée le ${day} (heure de ${city}). Choisissez un autre jour dans la semaine affichée.`;
+    return `${booth} (${venue}) est ouverte ${opening} (heure de ${city}) le ${day} ; votre session irait de ${from} à ${to}, heure de ${city}. Choisissez un créneau dans ces horaires, dans la semaine affichée.`;
+  },
+  'error.closure': ({ venue, booth, city, holiday, date, reason, from, to, closedFromDay, closedFromTime, closedUntilDay, closedUntilTime }) => {
+    if (venue && holiday && date) return `${venue} est fermé le ${date} pour ${holiday}, jour férié : ${booth} ne peut pas être réservée ce jour-là. Choisissez un autre jour.`;
+    if (venue && closedFromDay) {
+      const span = closedFromDay === closedUntilDay
+        ? `le ${closedFromDay} de ${closedFromTime} à ${closedUntilTime}`
+        : `du ${closedFromDay} à ${closedFromTime} au ${closedUntilDay} à ${closedUntilTime}`;
+      return `${venue} est fermé ${span} (heure de ${city})${reason ? ` : ${reason}` : ''}. Votre session, de ${from} à ${to}, heure de ${city}, tombe dans cette fermeture. Choisissez un autre moment.`;
+    }
+    return `${venue || 'Un des lieux'} est fermé à ce moment-là${reason ? ` (${reason})` : ''}. Choisissez un autre jour.`;
+  },
+  'error.quota': ({ venue, quota, used, length, week }) => (venue && quota && used && length && week
+    ? `Vous pouvez réserver jusqu’à ${quota} par semaine à ${venue} ; la semaine du ${week} (du lundi au dimanche), vous avez déjà ${used}, et cette session de ${length} dépasserait cette limite. Choisissez une session plus courte ou une autre semaine.`
+    : `Cette session dépasserait ${quota ? `vos ${quota}` : 'votre quota'} par semaine. Choisissez une session plus courte ou une autre semaine.`),
+  'error.session_too_long': ({ venue, max, length }) => (venue && max && length
+    ? `Les sessions à ${venue} durent au plus ${max} en tout, prolongations comprises ; celle-ci durerait ${length}. Réservez-en une plus courte, ou une seconde à la suite.`
+    : 'Une session ne peut pas durer aussi longtemps, même prolongée. Réservez-en une plus courte, ou une seconde à la suite.'),
   'error.too_many_tries': () => 'Trop d’essais en peu de temps. Attendez une minute, puis réessayez.',
   'error.conflict': ({ booth, city, from, to }) => (booth
     ? `Quelqu’un vient de réserver ${booth} à ${city}, de ${from} à ${to} heure de ${city}. La semaine montre maintenant ce qui reste libre : choisissez un autre créneau.`
@@ -452,6 +515,7 @@ const fr = {
   'error.booking_ended': 'Cette session est terminée, elle ne peut plus être modifiée.',
   'error.email_taken': 'Un compte utilise déjà cet e-mail. Connectez-vous, ou utilisez un autre e-mail.',
   'error.name_taken': 'Ce lieu a déjà une cabine de ce nom. Choisissez un autre nom.',
+  'error.booth_unavailable': 'Cette cabine ne peut pas se tester maintenant : elle est hors ligne, en appel ou déjà en test. Réessayez quand elle est en ligne et libre.',
 
   'staff.title': 'Console équipe',
   'staff.venue': 'Lieu',
@@ -575,7 +639,10 @@ const fr = {
   'kiosk.badKey': 'Cette clé d’appareil est inconnue ici. Vérifiez qu’elle a été copiée en entier (elle commence par dk_), ou demandez-en une nouvelle à l’équipe.',
   'kiosk.reconnecting': 'Connexion perdue. Reconnexion…',
   'kiosk.unauthorized': 'Cette clé d’appareil n’est plus valable. Demandez-en une nouvelle à l’équipe.',
-  'kiosk.replaced': 'Cette cabine a été ouverte sur un autre écran.',
+  'kiosk.stopped': 'Le serveur a fermé pour de bon la connexion de cette cabine. Rechargez la page pour vous reconnecter.',
+  'kiosk.stopped.replaced': 'Cette cabine a été ouverte sur un autre écran, qui mène désormais ses sessions. Fermez cet écran-là, ou rechargez celui-ci pour les mener ici.',
+  'kiosk.stopped.unsupported_version': 'Cette page de kiosque est plus ancienne que le serveur. Rechargez la page pour la mettre à jour.',
+  'kiosk.reload': 'Recharger la page',
   'kiosk.next': 'Prochaines sessions',
   'kiosk.none': 'Aucune session dans les prochaines 24 heures.',
   'kiosk.with': 'avec {city}',

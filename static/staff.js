@@ -41,7 +41,7 @@ const venueBooths = () => state.booths.filter((b) => b.venue_id === state.venueI
 async function main() {
   tm.syncWithPage();
   startTranslating([$('#lang')], renderAll);
-  setErrorContext(() => ({ booths: state.booths, venues: state.venues }));
+  setErrorContext(() => ({ booths: state.booths }));
   wire();
   state.account = await currentAccount().catch(() => null);
   await start();

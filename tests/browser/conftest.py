@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import missing_service
+from tests.conftest import ADMIN, missing_service, token_for
 from tests.processes import descendants, live_chromium
 
 CHROMIUM = os.environ.get("SEBASTIAN_CHROMIUM", "/usr/bin/chromium")
@@ -150,6 +150,15 @@ async def taken_meanwhile(client: Any, start: str) -> None:
         json={"booths": [1, 3], "start": start, "duration_minutes": 60, "title": "First"},
     )
     assert taken.status == 201, await taken.text()
+
+
+async def issue_key(client: Any, booth_id: int) -> str:
+    """A new device key for the booth, issued by the demo admin over the API."""
+    response = await client.post(
+        f"/api/v1/booths/{booth_id}/device-key", headers=await token_for(client, ADMIN)
+    )
+    assert response.status == 201, await response.text()
+    return str((await response.json())["device_key"])
 
 
 async def log_in(page: Any, email: str, password: str = "sister-cities-demo") -> None:

@@ -8,6 +8,7 @@ test_booking_app.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -95,7 +96,11 @@ async def test_the_week_by_keyboard(client: Any, new_page: Any) -> None:
     assert (await page.evaluate(ACTIVE_CELL))["day"] >= "2027-03-22"
     await page.keyboard.press("PageUp")
     await page.wait_for_function(f"document.querySelector('#week-label').textContent === {label!r}")
-    await page.wait_for_function("document.activeElement && document.activeElement.closest('#week-grid')")
+    # The week is drawn twice: while its slots load (focus on a placeholder cell), then with
+    # them (focus on the first slot); Enter means something only on the second.
+    await page.wait_for_function(
+        "document.activeElement && document.activeElement.matches('#week-grid .slot')"
+    )
     # Enter books the focused slot.
     await page.keyboard.press("Control+Home")
     await page.keyboard.press("Enter")
@@ -222,4 +227,32 @@ async def test_dates_and_times_in_the_interface_form_not_the_browser_locale(
     # Switching to English shows the same day in ISO order.
     await page.click('#lang [lang="en"]')
     assert await page.input_value("#ov-date") == "2027-03-01"
+    assert page.problems == []
+
+
+async def test_a_french_browser_showing_the_english_interface(client: Any, new_page: Any) -> None:
+    """The other way round: a browser in French (day first) with the interface in English."""
+    page = await new_page(locale="fr-FR", timezone_id="Europe/Paris")
+    await page.goto(str(client.make_url("/staff")))
+    await page.click('#lang [lang="en"]')
+    await log_in(page, STAFF_PARIS)
+    await page.wait_for_selector("#console:not([hidden])")
+    assert await page.input_value("#ov-date") == "2027-03-01"
+    assert await page.get_attribute("#ov-date", "placeholder") == "YYYY-MM-DD"
+    monday = page.get_by_role("group", name="Monday")
+    assert await monday.get_by_label("Monday: Opens").first.input_value() == "09:00"
+    assert await monday.get_by_label("Monday: Closes").first.input_value() == "19:00"
+    # A date typed in the browser's (French) order is not read as one in English.
+    await page.fill("#ov-date", "16/03/2027")
+    await page.locator("#ov-date").blur()
+    assert await page.get_attribute("#ov-date", "aria-invalid") == "true"
+    # The venue's clock and the day's heading: English words, 24-hour time.
+    assert "Monday, March 1, 2027" in await page.inner_text("#console")
+    assert (await page.inner_text("#venue-clock")).startswith("Local time 13:0")
+    # The booking week: English day names, 24-hour slots.
+    await page.goto(str(client.make_url("/")))
+    await page.wait_for_selector("#week-grid .slot")
+    assert await page.text_content("#week-grid [role=row] .weekday >> nth=0") == "Mon"
+    clocks = await page.locator("#week-grid .slot-clock").all_inner_texts()
+    assert clocks and all(re.fullmatch(r"[0-2]\d:[0-5]\d", c.strip()) for c in clocks), clocks[:6]
     assert page.problems == []

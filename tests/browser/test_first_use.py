@@ -20,10 +20,11 @@ from tests.browser.conftest import (
     WIDE,
     axe_violations,
     book_slot,
+    issue_key,
     log_in,
     taken_meanwhile,
 )
-from tests.conftest import ADA, ADMIN, CANTINE_A, STAFF_PARIS, token_for
+from tests.conftest import ADA, ADMIN, CANTINE_A, STAFF_PARIS
 
 pytestmark = pytest.mark.browser
 
@@ -33,6 +34,8 @@ SIZES = {"1920x1080": WIDE, "390x844": PHONE}
 LAPTOP = {"width": 1440, "height": 900}
 SHOTS = SCREENSHOTS / "first-use"
 PITCH_START = "2027-03-16T16:00:00Z"
+#: The longest venue name of the demo, once cut to "San Francisco — Mis…".
+SF_VENUE = "San Francisco — Mission Bay Commons"
 
 STRAY_TEXT = """async () => {
     const { MESSAGES } = await import('/static/messages.js');
@@ -167,19 +170,27 @@ async def test_staff_console(client: Any, new_page: Any, lang: str) -> None:
     await page.wait_for_selector("#device-key")
     await page.locator(f"#booth-{CANTINE_A} [data-action=rotate]").wait_for()
     problems += await check(page, "staff", lang, shoot=True, sizes={**SIZES, "1440x900": LAPTOP})
-    assert problems == []
+    # Replacing the key asks first.
+    await page.locator(f"#booth-{CANTINE_A} [data-action=rotate]").click()
+    await page.wait_for_selector("#rotate-dialog[open]")
+    problems += await check(page, "staff-rotate", lang)
     assert page.problems == []
+
+    # An administrator, on the venue with the longest name: shown whole in the picker and title.
+    admin = await viewer(new_page, client, lang, "/staff")
+    await log_in(admin, ADMIN)
+    await admin.wait_for_selector("#console:not([hidden])")
+    await admin.select_option("#venue-select", label=SF_VENUE)
+    await admin.locator("#venue-name", has_text="Mission Bay Commons").wait_for()
+    await admin.locator("#booth-rows tr", has_text="SF A").wait_for()
+    problems += await check(admin, "staff-admin", lang, shoot=True)
+    assert problems == []
+    assert admin.problems == []
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
 async def test_kiosk(client: Any, new_page: Any, lang: str) -> None:
-    key = (
-        await (
-            await client.post(
-                f"/api/v1/booths/{CANTINE_A}/device-key", headers=await token_for(client, ADMIN)
-            )
-        ).json()
-    )["device_key"]
+    key = await issue_key(client, CANTINE_A)
     page = await viewer(new_page, client, lang, "/kiosk")
     problems: list[str] = []
     await page.wait_for_selector("body[data-screen=pair]", state="attached")
@@ -192,5 +203,12 @@ async def test_kiosk(client: Any, new_page: Any, lang: str) -> None:
     await page.click("#pair-form [type=submit]")
     await page.wait_for_selector("body[data-conn-state=idle]", state="attached")
     problems += await check(page, "kiosk", lang, shoot=True)
+
+    # The booth opened on a second screen: this one says why it stopped and what to do.
+    second = await viewer(new_page, client, lang, "/kiosk")
+    await second.fill("#device-key", key)
+    await second.click("#pair-form [type=submit]")
+    await page.wait_for_selector("body[data-screen=message]", state="attached")
+    problems += await check(page, "kiosk-replaced", lang)
     assert problems == []
-    assert page.problems == []
+    assert page.problems == [] and second.problems == []

@@ -4,12 +4,13 @@ partner city's time and who booked them, the camera check, unpairing."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import issue_key, screenshot
 from tests.browser.relay import Relay
 from tests.conftest import ADA, ADMIN, CANTINE_A, SF_A, token_for
 
@@ -156,4 +157,65 @@ async def test_a_mistyped_key_is_told_so_not_that_it_expired(client: Any, new_pa
     assert "any more" not in text
     assert await error.get_attribute("role") == "alert"
     assert await page.evaluate("document.activeElement.id") == "device-key"
+    assert page.problems == []
+
+
+async def _paired(page: Any, origin: str, key: str) -> None:
+    await page.goto(f"{origin}/kiosk")
+    await page.fill("#device-key", key)
+    await page.click("#pair-form [type=submit]")
+    await page.wait_for_selector("body[data-conn-state=idle]", state="attached")
+
+
+async def test_a_booth_opened_on_another_screen_says_so_and_can_take_it_back(
+    client: Any, new_page: Any
+) -> None:
+    key = await issue_key(client, CANTINE_A)
+    origin = str(client.make_url("/")).rstrip("/")
+    first = await new_page(locale="fr-FR")
+    await _paired(first, origin, key)
+    second = await new_page()
+    await _paired(second, origin, key)
+    # The server closes the first screen's connection (4005 replaced): it says why and what to do.
+    await first.wait_for_selector("body[data-screen=message]", state="attached")
+    text = await first.inner_text("#message-text")
+    assert text == (
+        "Cette cabine a été ouverte sur un autre écran, qui mène désormais ses sessions. "
+        "Fermez cet écran-là, ou rechargez celui-ci pour les mener ici."
+    )
+    assert await first.get_attribute("#message-text", "role") == "alert"
+    assert await first.evaluate("document.activeElement.id") == "reload-button"
+    await screenshot(first, "kiosk-replaced")
+    # Reloading takes the booth back; now the other screen is told.
+    await first.click("#reload-button")
+    await first.wait_for_selector("body[data-conn-state=idle]", state="attached")
+    await second.wait_for_selector("body[data-screen=message]", state="attached")
+    assert (await second.inner_text("#message-text")).startswith("This booth was opened on another screen")
+    assert first.problems == [] and second.problems == []
+
+
+async def test_a_kiosk_older_than_the_server_is_told_to_reload(client: Any, new_page: Any) -> None:
+    """The page speaks protocol version 2 here (its hello rewritten on the way): the real server
+    answers unsupported_version and closes 4003, after which the kiosk must not retry."""
+    key = await issue_key(client, CANTINE_A)
+    page = await new_page()
+
+    async def newer_protocol(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def forward(message: str | bytes) -> None:
+            if isinstance(message, str) and '"type":"hello"' in message.replace(" ", ""):
+                message = json.dumps({**json.loads(message), "version": 2})
+            server.send(message)
+
+        ws.on_message(forward)
+
+    await page.route_web_socket(re.compile(r".*/api/v1/signalling$"), newer_protocol)
+    await page.goto(str(client.make_url("/kiosk")))
+    await page.fill("#device-key", key)
+    await page.click("#pair-form [type=submit]")
+    await page.wait_for_selector("body[data-screen=message]", state="attached")
+    text = await page.inner_text("#message-text")
+    assert text == "This kiosk page is older than the server. Reload the page to update it."
+    assert await page.evaluate("document.activeElement.id") == "reload-button"
     assert page.problems == []

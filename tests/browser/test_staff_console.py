@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import issue_key, log_in, screenshot
 from tests.conftest import ADMIN, CANTINE_A, STAFF_PARIS
 
 pytestmark = pytest.mark.browser
@@ -203,3 +203,28 @@ async def test_admin_switches_venue(client: Any, new_page: Any) -> None:
     await log_in(other, "ada@demo.sebastian.example")
     await other.wait_for_selector("#not-staff:not([hidden])")
     assert page.problems == [] and other.problems == []
+
+
+async def test_a_booth_that_cannot_test_now_is_explained_in_the_interface_language(
+    client: Any, new_page: Any
+) -> None:
+    """ "Test now" on a booth whose client runs no self-tests (a bare websocket here): the API's
+    409 ``booth_unavailable`` is told in words and a next step, announced, never the server's
+    English message or the code."""
+    key = await issue_key(client, CANTINE_A)
+    ws = await _booth_socket(client, key)
+    try:
+        page = await new_page(locale="fr-FR", timezone_id="Europe/Paris")
+        await page.goto(str(client.make_url("/staff")))
+        await log_in(page, STAFF_PARIS)
+        button = page.get_by_role("button", name="Tester: Cantine A")
+        await page.locator(f"#health-rows tr[data-booth-id='{CANTINE_A}'] button:not([disabled])").wait_for()
+        await button.click()
+        alert = page.locator("#toast [role=alert]")
+        await alert.wait_for()
+        text = await alert.inner_text()
+        assert text.startswith("Cette cabine ne peut pas se tester maintenant"), text
+        assert "Réessayez" in text and "booth_unavailable" not in text and "the booth" not in text
+        assert page.problems == []
+    finally:
+        await ws.close()

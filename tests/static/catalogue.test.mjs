@@ -77,6 +77,12 @@ test('messages written as functions never print undefined, null or NaN', () => {
   const full = {
     n: 90, hours: 8, minutes: 30, booth: 'Cantine A', city: 'Paris', from: '17:00', to: '18:00',
     notice: '2 hours', days: 90, quota: '4 hours', grid: 15, venue: 'La Cantine', reason: 'Works',
+    // the booking rules' details, as static/errors.js writes them out
+    day: 'Tuesday, March 16', date: 'Tuesday, March 16', opening: '09:00–19:00', wait: '1 hour 20 minutes',
+    earliestTime: '18:15', earliestDay: 'Monday, March 1', latestDay: 'Sunday, May 30', latestTime: '14:00',
+    holiday: 'Christmas', closedFromDay: 'Tuesday, March 16', closedFromTime: '14:00',
+    closedUntilDay: 'Tuesday, March 16', closedUntilTime: '18:00', used: '4 hours', length: '1 hour',
+    min: '15 minutes', max: '2 hours', step: '15 minutes', week: 'Monday, March 15',
   };
   for (const l of LANGUAGES) {
     for (const [key, value] of Object.entries(MESSAGES[l])) {
