@@ -564,11 +564,10 @@ def relay_steps() -> dict[str, Callable[[], Any]]:
     the clock the room compares with the slot's end.
 
     The path is the embedded default's: ``signalling._on_text`` hands the checked signal to a
-    :class:`~booth_server.node.SignallingNode` whose core appends it to the room's log, applies
-    it to the room and sends the partner's copy; the :class:`~booth_server.bus.InProcessBus`
-    encodes the entry for the database writer (the write itself happens behind, every 50 ms,
-    and is left out here: it is in the server's figures). The two booths enter the room through
-    the core's public events (``hello``, ``join``), as a socket's would."""
+    :class:`~booth_server.node.SignallingNode` whose core relays it in the room and returns the
+    partner's copy, which the node sends (one process: a signal is no entry of the room's log).
+    The two booths enter the room through the core's public events (``hello``, ``join``), as a
+    socket's would."""
     import orjson
 
     from booth_server.bus import InProcessBus
@@ -618,17 +617,9 @@ def relay_steps() -> dict[str, Callable[[], Any]]:
     def relay_one() -> None:
         paris.limiter._messages._tokens = 100.0  # a benchmark loop is not a booth over its rate
         _on_text(None, node, clock, paris, data)  # type: ignore[arg-type]
-        bus._signals.clear()  # kept in memory until a graceful stop: not the relay's share
-
-    entry = {"e": "signal", "t": now, "b": 1, "c": paris.id, "w": wire}
-
-    def log_entry() -> None:
-        bus.append(7, entry, False)
-        bus._signals.clear()
 
     return {
         "relay path": relay_one,
-        "the log entry for the database (InProcessBus.append)": log_entry,
         "orjson.loads": lambda: orjson.loads(data),
         "jsonschema-rs is_valid": lambda: validator.is_valid(wire),
         "the partner's copy (messages.relayed)": lambda: messages.relayed(wire, 7, 1, 5),

@@ -75,23 +75,21 @@ class InProcessBus(Bus):
     """One process: the core applies its own appends; the log is written to the database behind
     the event loop, and read back at start.
 
-    Entries other than signals (joins, drops, resumes, timers: who is in a room and with which
-    resume token) are written at once. Signals, a call's traffic, stay in memory until a graceful
-    stop writes them with the rest (or a room has :attr:`SIGNALS_KEPT` of them). A graceful stop
-    writes everything and marks its epoch clean. A start that finds the last epoch unclean (the
-    process was killed) knows that signals and the newest entries may be missing: the
-    rooms are rebuilt from what was written, their numbering jumps past anything a booth may
-    have seen, and a booth that resumes is told to resynchronise (docs/protocol.md, Resume).
+    The entries (joins, drops, resumes, timers: who is in a room and with which resume token)
+    are written at once. Signals, a call's traffic, are no entries here: the core relays them
+    in memory, and a graceful stop appends each live room's history instead (the core's
+    ``kept`` entry: every booth's numbering and kept messages), then marks its epoch clean. A
+    start that finds the last epoch unclean (the process was killed) knows that the signals
+    since the last ``kept`` entry are missing: the rooms are rebuilt from what was written,
+    their numbering jumps past anything a booth may have seen, and a booth that resumes is told
+    to resynchronise (docs/protocol.md, Resume).
     """
-
-    SIGNALS_KEPT = 4096  # a room's signals kept in memory at most before they are written
 
     def __init__(self, logs: RoomLogs | None) -> None:
         self.logs = logs
         self._node: SignallingNode | None = None
         self._positions: dict[int, int] = {}
         self._pending: list[tuple[int, int, str]] = []
-        self._signals: dict[int, list[tuple[int, dict[str, Any]]]] = {}  # room -> unwritten signals
         self._finished: set[int] = set()
         self._epoch: int | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -129,10 +127,12 @@ class InProcessBus(Bus):
             self._stopping = True
             self._wake.set()
             await self._writer
-        if self.logs is not None and self._epoch is not None:
-            for booking, kept in self._signals.items():
-                self._pending += [(booking, p, encode_entry(e).decode()) for p, e in kept]
-            self._signals.clear()
+        if self.logs is not None and self._epoch is not None and self._node is not None:
+            core, now = self._node.core, self._node.clock.now()
+            for booking in list(core.rooms):
+                kept = core.kept_entry(booking, now)
+                if kept is not None:
+                    self.append(booking, kept, False)
             try:
                 await self._write()
                 await self.logs.end_epoch(self._epoch)
@@ -157,24 +157,12 @@ class InProcessBus(Bus):
             return
         position = self._positions.get(booking, 0) + 1
         self._positions[booking] = position
-        if entry["e"] == "signal":
-            # A call's traffic stays in memory until a graceful stop writes it (or the room has
-            # too much of it): encoding and writing every signal was a sixth of the relay's cost,
-            # and after a crash the booths renegotiate whatever the log lacks anyway.
-            kept = self._signals.setdefault(booking, [])
-            kept.append((position, entry))
-            if len(kept) >= self.SIGNALS_KEPT:
-                self._pending += [(booking, p, encode_entry(e).decode()) for p, e in kept]
-                kept.clear()
-                self._wake.set()
-            return
         self._pending.append((booking, position, encode_entry(entry).decode()))
         self._wake.set()  # who is in a room, and their resume tokens: written at once
 
     def follow(self, booking: int, follow: bool) -> None:
         if not follow and self._node is not None and not self._moved(booking):
             self._finished.add(booking)  # closed for good: its log is no longer needed
-            self._signals.pop(booking, None)
             self._wake.set()
 
     async def member_of(self, booth: int) -> int | None:

@@ -192,9 +192,15 @@ class SignallingNode:
         self.flush()
 
     def signal(self, conn: Connection, wire: dict[str, Any]) -> None:
-        """A call's traffic, checked against its schema: appended to the room's log."""
-        self.core.signal(conn.id, wire, self.clock.now())
-        self.flush()
+        """A call's traffic, checked against its schema: relayed at once on one node, appended
+        to the room's shared log on several."""
+        send = self.core.signal(conn.id, wire, self.clock.now())
+        if send is not None:
+            partner = self._sockets.get(send.conn)
+            if partner is not None:
+                partner.send(send.message)
+        if self.core.actions:
+            self.flush()
 
     # --- from the scheduler and the other nodes -------------------------------------------
 

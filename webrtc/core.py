@@ -20,7 +20,10 @@ connection that is.
 
 With ``local_log`` (the embedded default, one process) the core applies its own appends at once
 and the bus only persists them; with a shared log (Redis) the core waits for the bus to hand
-the entry back through :meth:`SignallingCore.apply`, in the order every node sees.
+the entry back through :meth:`SignallingCore.apply`, in the order every node sees. A local log
+leaves signals out, a call's traffic: the core relays them at once and returns the partner's
+copy (:meth:`SignallingCore.signal`), and the log records the room's history instead when it
+must outlive the process (:meth:`SignallingCore.kept_entry`).
 """
 
 from __future__ import annotations
@@ -406,18 +409,32 @@ class SignallingCore:
         self._check_in_room(conn, booking_id, ref)
         self._append(booking_id, {"e": "leave", "t": now, "b": conn.booth, "c": conn_id, "i": ref})
 
-    def signal(self, conn_id: str, wire: dict[str, Any], now: datetime) -> None:
-        """A signal (offer, answer, candidate, ice_restart) as the wire dict that passed its schema."""
+    def signal(self, conn_id: str, wire: dict[str, Any], now: datetime) -> Send | None:
+        """A signal (offer, answer, candidate, ice_restart) as the wire dict that passed its schema.
+
+        A call's traffic takes the shortest path. With a local log the signal is applied here and
+        now, and the partner's copy comes back as the :class:`Send` to perform at once rather
+        than as a queued action (a refusal is queued as usual); it is no entry of the log, which
+        records the room's history instead (:meth:`kept_entry`). With a shared log the signal is
+        appended, and applied when the bus hands it back (:meth:`apply`): None then."""
         conn = self._conns[conn_id]
         booking = conn.booking
         if booking is None or wire["booking_id"] != booking:
             self._check_in_room(conn, wire["booking_id"], wire.get("id"))
-        entry = {"e": "signal", "t": now, "b": conn.booth, "c": conn_id, "w": wire}
-        self.actions.append(Append(booking, entry))  # type: ignore[arg-type]
-        if self.local_log:  # what apply() does with a signal, without its dispatch: a call's traffic
-            room = self._rooms.get(booking)  # type: ignore[arg-type]
-            if room is not None:
-                self._apply_signal(room, entry)
+        if not self.local_log:
+            entry = {"e": "signal", "t": now, "b": conn.booth, "c": conn_id, "w": wire}
+            self.actions.append(Append(booking, entry))  # type: ignore[arg-type]
+            return None
+        room = self._rooms.get(booking)  # type: ignore[arg-type]
+        return None if room is None else self._relay(room, conn.booth, conn_id, wire, now)
+
+    def kept_entry(self, booking: int, now: datetime) -> dict[str, Any] | None:
+        """The entry that records what room ``booking``'s signals changed (every booth's
+        numbering and history, the offers waiting for an answer), for a log that leaves the
+        signals out: the embedded default appends it at a graceful stop and before a move
+        closes the room, so that the rebuilt room numbers on and replays as this one would."""
+        room = self._rooms.get(booking)
+        return None if room is None else {"e": "kept", "t": now, **room.kept()}
 
     # --- from the scheduler, the clock and other nodes ------------------------------------
 
@@ -432,6 +449,12 @@ class SignallingCore:
     ) -> None:
         """A committed booking change, on the node that made it: the room's log gets it (so every
         replica closes, extends or moves the room) if the room was opened."""
+        if self.local_log and kind in ("moved", "shortened"):
+            # A moved room is opened again later and numbers on from where it stopped: the log
+            # must know where that is, and it holds no signals (see signal()).
+            kept = self.kept_entry(booking_id, now)
+            if kept is not None:
+                self._append(booking_id, kept)
         self._append(
             booking_id,
             {"e": "change", "t": now, "k": kind, "booths": list(booth_ids), "start": start, "end": end},
@@ -548,6 +571,8 @@ class SignallingCore:
                 self._apply_change(room, entry)
             elif kind == "jump":
                 room.jump(entry["base"])
+            elif kind == "kept":
+                room.restore(entry)
         except ProtocolError as exc:
             if origin is not None and origin in self._conns:
                 if exc.ref is None:
@@ -582,21 +607,27 @@ class SignallingCore:
         self.actions.append(Counted("room", "opened", booking))
 
     def _apply_signal(self, room: Room, entry: dict[str, Any]) -> None:
-        booth, origin = entry["b"], entry["c"]
+        send = self._relay(room, entry["b"], entry["c"], entry["w"], entry["t"])
+        if send is not None:
+            self.actions.append(send)
+
+    def _relay(self, room: Room, booth: int, origin: str, wire: dict[str, Any], now: datetime) -> Send | None:
+        """Relay a signal in its room: the partner's copy to send, if its connection is here."""
         try:
-            delivery = room.relay(booth, entry["w"], entry["t"], origin)
+            delivery = room.relay(booth, wire, now, origin)
         except ProtocolError as exc:
             if origin in self._conns:
                 if exc.ref is None:
-                    exc.ref = entry["w"].get("id")
+                    exc.ref = wire.get("id")
                 self._refuse(origin, exc)
                 if room.closed:
-                    self._after(room, entry["t"])
-            return
+                    self._after(room, now)
+            return None
         if delivery is not None:
             target = room.member(delivery[0])
             if target is not None and target.conn in self._conns:
-                self.actions.append(Send(target.conn, delivery[1]))
+                return Send(target.conn, delivery[1])
+        return None
 
     def _apply_join(self, room: Room, entry: dict[str, Any]) -> None:
         booth, origin, at = entry["b"], entry["c"], entry["t"]

@@ -39,6 +39,7 @@ from typing import Any
 from webrtc.errors import ProtocolError
 from webrtc.limits import COUNTDOWN_MARKS, HISTORY_LIMIT, JOIN_OPENS_BEFORE_START, RESUME_GRACE
 from webrtc.messages import (
+    SIGNAL_TYPES,
     ClientMessage,
     CloseReason,
     Countdown,
@@ -55,7 +56,9 @@ from webrtc.messages import (
     RoomClosed,
     Sequenced,
     Signal,
+    decode,
     dump,
+    encode,
     relayed,
 )
 
@@ -164,6 +167,28 @@ class Stream:
         if base > self.last_seq:
             self.last_seq = base
         self.jumped_to = self.last_seq
+
+    def kept(self) -> list[Any]:
+        """The stream as JSON: its numbering and every kept message in its wire form."""
+        return [
+            self.last_seq,
+            self.jumped_to,
+            [[m.type, m.seq, m.text if isinstance(m, Relayed) else encode(m)] for m in self.history],
+        ]
+
+    def restore(self, kept: list[Any]) -> None:
+        """Become the stream :meth:`kept` described."""
+        self.last_seq, self.jumped_to, messages = kept
+        self.history.clear()
+        self.history.extend(_restored(*message) for message in messages)
+
+
+def _restored(message_type: str, seq: int, text: str) -> Outgoing:
+    if message_type in SIGNAL_TYPES:
+        return Relayed(message_type, seq, text.encode())
+    message = decode(text, origin="server")
+    assert isinstance(message, Sequenced) and message.seq == seq, (message, seq)
+    return message
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -448,6 +473,23 @@ class Room:
         self._marks = self._countdowns_after(now)
         for booth, servers in ice_servers.items():
             self._send(booth, Extended(booking_id=self.booking_id, end=new_end, ice_servers=servers))
+
+    def kept(self) -> dict[str, Any]:
+        """What the room's signals changed, as JSON: every booth's stream (its numbering and
+        the messages kept for replay) and the offers waiting for an answer. A log that does not
+        carry the signals themselves (the embedded default's) records this instead."""
+        return {
+            "streams": [[booth, member.stream.kept()] for booth, member in self._members.items()],
+            "offers": sorted(self._pending.offers),
+        }
+
+    def restore(self, kept: Mapping[str, Any]) -> None:
+        """Take back what :meth:`kept` recorded, over what replaying the rest of the log built."""
+        for booth, stream in kept["streams"]:
+            member = self._members.get(booth)
+            if member is not None:
+                member.stream.restore(stream)
+        self._pending.offers = {(offerer, answerer) for offerer, answerer in kept["offers"]}
 
     def jump(self, base: int) -> None:
         """After a restart that may have lost the newest messages: every booth's numbering

@@ -183,7 +183,7 @@ async def test_the_embedded_server_restarts_and_the_booths_resume(how: str, tmp_
                 assert await node.exited() == 0
             else:
                 # A crash once the joins reached the disk; the offer, a signal, is still only in
-                # memory (signals are written at a graceful stop): the booths must be told.
+                # memory (only a graceful stop writes what signals left): the booths must be told.
                 await _written(tmp_path / "solo.db", entries=3)
                 node.kill()
             node.start(clock.now())
