@@ -51,7 +51,7 @@ def use_host_addresses(addresses: Sequence[str]) -> None:
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: chosen
 
 
-class _Analysis:
+class MediaAnalysis:
     """What arrived from the kiosk: frame counts, black frames, loudest audio."""
 
     def __init__(self) -> None:
@@ -70,7 +70,11 @@ class _Analysis:
             "yuvj420p",
             "nv12",
         ):
-            luma = np.frombuffer(memoryview(frame.planes[0]), dtype=np.uint8)
+            # A plane's rows are padded to its line size (a 320-wide frame has 384 bytes a row
+            # from libvpx): only the picture's own width counts, or the padding skews both.
+            plane = frame.planes[0]
+            rows = np.frombuffer(memoryview(plane), dtype=np.uint8)[: plane.line_size * frame.height]
+            luma = rows.reshape(frame.height, plane.line_size)[:, : frame.width]
             self.checked_frames += 1
             if float(luma.mean()) < BLACK_LUMA and float(luma.std()) < BLACK_SPREAD:
                 self.black_frames += 1
@@ -107,7 +111,7 @@ class EchoSession:
         self.id = session_id
         self.created = time.monotonic()
         self.pc = RTCPeerConnection()
-        self.analysis = _Analysis()
+        self.analysis = MediaAnalysis()
         self._relay = MediaRelay()
         self._readers: list[asyncio.Task[None]] = []
         self._closed = False

@@ -1,14 +1,18 @@
-"""The echo peer's reading of aiortc's RTP statistics (webrtc/echo_peer.py), with aiortc's own
-stats objects: RTCP ``fractionLost`` is the raw 0-255 byte, jitter is in RTP clock units, and a
-receiver report that came before any sender report carries no round trip."""
+"""The echo peer's analysis (webrtc/echo_peer.py) with aiortc's and PyAV's own objects: its
+reading of aiortc's RTP statistics (RTCP ``fractionLost`` is the raw 0-255 byte, jitter is in
+RTP clock units, a receiver report that came before any sender report carries no round trip),
+and the black-frame check on decoded frames whose rows are padded."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
+import pytest
 from aiortc.stats import RTCInboundRtpStreamStats, RTCRemoteInboundRtpStreamStats, RTCTransportStats
+from av import VideoFrame
 
-from webrtc.echo_peer import rtcp_figures
+from webrtc.echo_peer import BLACK_SAMPLE_EVERY, MediaAnalysis, rtcp_figures
 
 AT = datetime(2027, 3, 16, 16, 0, tzinfo=UTC)
 
@@ -63,3 +67,33 @@ def test_a_receiver_report_before_any_round_trip_leaves_the_round_trip_out() -> 
         "video_upstream_loss_percent": None,
         "video_upstream_jitter_ms": 0.0,
     }
+
+
+def frame_of(width: int, height: int, luma: np.ndarray | int, padding: int = 0) -> VideoFrame:
+    """A yuv420p frame whose picture has ``luma`` and whose row padding holds ``padding``."""
+    frame = VideoFrame(width, height, "yuv420p")
+    plane = frame.planes[0]
+    rows = np.full((height, plane.line_size), padding, dtype=np.uint8)
+    rows[:, :width] = luma
+    plane.update(rows.tobytes())
+    return frame
+
+
+@pytest.mark.parametrize("width", [320, 330])  # 330: rows padded to 336 bytes, as libvpx pads
+def test_black_frames_are_counted_on_the_picture_not_its_row_padding(width: int) -> None:
+    frame = frame_of(width, 240, 16, padding=128)  # what the padding holds is unspecified
+    assert frame.planes[0].line_size > width or width == 320
+    analysis = MediaAnalysis()
+    for _ in range(BLACK_SAMPLE_EVERY * 4):
+        analysis.video(frame)
+    report = analysis.report()
+    assert report["video_frames"] == 12 and report["black_frames"] == 12
+    assert (report["width"], report["height"]) == (width, 240)
+
+
+def test_a_dark_room_is_not_a_black_camera() -> None:
+    texture = np.random.default_rng(3).integers(5, 45, size=(240, 330), dtype=np.uint8)  # mean ~25
+    analysis = MediaAnalysis()
+    for _ in range(BLACK_SAMPLE_EVERY * 2):
+        analysis.video(frame_of(330, 240, texture, padding=16))
+    assert analysis.report()["black_frames"] == 0
