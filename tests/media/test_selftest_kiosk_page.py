@@ -1,7 +1,8 @@
 """The real kiosk page (/kiosk) runs its self-tests by itself, in real Chromium against the real
 echo process: when it starts, when the venue opens, 10 minutes before its session and when
-staff press "Test now" in the console; it shows the verdict in the booth's language. A fake
-camera that films black (Chromium's ``--use-file-for-fake-video-capture``) is flagged."""
+staff press "Test now" in the console; it shows the verdict in the booth's language, and says
+when it waits in line for the echo. A fake camera that films black (Chromium's
+``--use-file-for-fake-video-capture``) is flagged."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from booth_server.selftest import SELFTESTS
 from tests.browser.conftest import log_in
 from tests.conftest import ADMIN, CANTINE_A, SF_A, STAFF_PARIS, token_for
 from tests.media.conftest import SELFTEST_CONFIG, Session, booked_session, launch_chromium
+from webrtc.agent import signalling_url
+from webrtc.limits import PROTOCOL_VERSION
 
 pytestmark = [pytest.mark.media, pytest.mark.browser]
 
@@ -131,3 +135,44 @@ async def test_a_camera_that_films_black_is_flagged_on_the_kiosk(tmp_path: Path)
         assert stored["figures"]["black_percent"] >= 80
         assert stored["figures"]["echo_video_frames"] > 0  # the camera does send: black frames
         assert "microphone_silent" not in stored["problems"]  # the fake microphone still beeps
+
+
+async def test_a_kiosk_waiting_for_the_echo_says_so_then_tests(browser: Any, tmp_path: Path) -> None:
+    """One test at a time (``BOOTH_ECHO_CAPACITY=1``): while the Paris booth holds the echo, the
+    San Francisco kiosk's start-up test waits in line and its banner says so."""
+    async with booked_session(tmp_path, **SELFTEST_CONFIG, echo_capacity=1) as session:
+        set_clock(session, BEFORE_OPENING)
+        headers = {"Authorization": f"Device {session.paris_key}"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(signalling_url(session.origin), headers=headers) as paris,
+        ):
+            await paris.send_json({"type": "hello", "version": PROTOCOL_VERSION, "client": "booth-agent"})
+            assert (await paris.receive_json(timeout=15))["type"] == "welcome"
+            await paris.send_json({"type": "selftest_start", "trigger": "manual"})
+            ready = await next_of(paris, "selftest_ready")
+            kiosk = await open_kiosk(browser, session, session.sf_key, "en-US")
+            try:
+                waiting = kiosk.locator("#selftest-banner", has_text="Waiting for the connection check")
+                await waiting.wait_for(timeout=30000)
+                assert "(1 before this booth)" in await waiting.inner_text()
+                legs = [{"leg": "direct", "connected": False, "error": "held by the test"}]
+                await paris.send_json(
+                    {"type": "selftest_report", "test_id": ready["test_id"], "camera": True,
+                     "microphone": True, "legs": legs}
+                )  # fmt: skip
+                assert (await next_of(paris, "selftest_result"))["verdict"] == "poor"
+                assert "Camera, microphone and connection are ready." in await banner(kiosk, "good")
+                (stored,) = await selftests_of(session, SF_A, 1)
+                assert stored["trigger"] == "kiosk_start" and stored["verdict"] == "good"
+            finally:
+                await kiosk.context.close()
+
+
+async def next_of(ws: Any, kind: str, within: float = 60) -> dict[str, Any]:
+    """The next message of type ``kind`` on a raw signalling socket (others are passed over)."""
+    deadline = time.monotonic() + within
+    while True:
+        message: dict[str, Any] = await ws.receive_json(timeout=max(0.1, deadline - time.monotonic()))
+        if message["type"] == kind:
+            return message
