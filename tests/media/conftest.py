@@ -142,6 +142,14 @@ async def session(tmp_path: Path) -> AsyncIterator[Session]:
 SELFTEST_CONFIG: dict[str, Any] = {"echo_ice_addresses": ("127.0.0.1",), "selftest_seconds": 3}
 
 
+def ready(result: dict[str, Any]) -> bool:
+    """A self-test that found nothing wrong but, at most, a low bitrate: on a loaded test machine
+    Chromium's encoder is held back by the CPU (``qualityLimitationReason: "cpu"``) and sends
+    less than the good band's 150 kbit/s, so a clean network may read "fair" for that alone.
+    For tests about when and where a test runs, not about the bitrate band."""
+    return result["verdict"] in ("good", "fair") and set(result["problems"]) <= {"low_bitrate"}
+
+
 @pytest.fixture
 async def selftest_session(tmp_path: Path) -> AsyncIterator[Session]:
     """:func:`session` with the self-test settings."""
@@ -274,8 +282,9 @@ class Kiosks:
         self.session = session
         self.contexts: list[Any] = []
 
-    async def open(self, device_key: str) -> Any:
-        """A page that pairs with ``device_key`` and joins its booking when the window is open."""
+    async def open(self, device_key: str, **options: Any) -> Any:
+        """A page that pairs with ``device_key`` and joins its booking when the window is open
+        (``relay_only=True``: its peer connections use ``iceTransportPolicy: "relay"``)."""
         context = await self.browser.new_context()
         self.contexts.append(context)
         page = await context.new_page()
@@ -285,7 +294,9 @@ class Kiosks:
         await page.goto(self.session.page_url)
         await page.wait_for_function("typeof window.startBooth === 'function'")
         assert await page.evaluate("document.visibilityState") == "visible"
-        await page.evaluate("key => startBooth(key)", device_key)
+        relay = bool(options.pop("relay_only", False))
+        assert not options, f"unknown options {sorted(options)}"
+        await page.evaluate("([key, relayOnly]) => startBooth(key, {relayOnly})", [device_key, relay])
         return page
 
     async def open_idle(self, device_key: str, session: Session | None = None) -> Any:
