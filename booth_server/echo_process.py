@@ -97,7 +97,7 @@ class EchoPeer:
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "webrtc.echo", "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--capacity", str(self.capacity)]
+        command += ["--capacity", str(self.capacity), "--watch-parent"]
         for address in self._ice_addresses:
             command += ["--ice-address", address]
         env = {**os.environ, "BOOTH_ECHO_TOKEN": self._token or ""}

@@ -1,14 +1,15 @@
 """In-call quality: each kiosk's ``call_stats`` every 10 s, as Prometheus histograms and a
 stored summary per session that staff read afterwards (docs/selftest.md).
 
-A sample is accepted only from a booth in the room of that booking; its values were checked
-against the message's JSON Schema (ranges included) before it gets here, so a refused message
-stores nothing.
+A sample is accepted only from a booth in the room of that booking, and at most one a second
+from each booth (they come every 10 s); its values were checked against the message's JSON
+Schema (ranges included) before it gets here, so a refused message stores nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,11 @@ from .keys import CLOCK, DATABASE, METRICS, SIGNALLING
 
 Send = Callable[[ServerMessage], None]
 
+#: A booth's ``call_stats`` sooner than this after its previous one is dropped: the kiosk sends
+#: one every 10 s, and the socket's rate limit (50 messages/s) would still let a kiosk gone wrong
+#: store 50 samples a second and skew the histograms.
+MIN_SAMPLE_INTERVAL = timedelta(seconds=1)
+
 
 class CallQuality:
     """The histograms of in-call figures and the store of samples."""
@@ -31,6 +37,7 @@ class CallQuality:
         registry = app[METRICS].registry
         self.app = app
         self.health = HealthStore(app[DATABASE])
+        self._last_sample: dict[int, datetime] = {}  # booth -> when its last sample was taken
         self.rtt = Histogram(
             "sebastian_call_rtt_seconds",
             "Round trip of running calls, per kiosk sample (10 s)",
@@ -65,11 +72,20 @@ class CallQuality:
             raise ProtocolError(
                 "wrong_room", f"this booth is in the room of booking {in_room}", "/booking_id"
             )
+        now = self.app[CLOCK].now()
+        last = self._last_sample.get(booth_id)
+        if last is not None and timedelta(0) <= now - last < MIN_SAMPLE_INTERVAL:
+            raise ProtocolError(
+                "rate_limited",
+                f"call_stats come every 10 s; this one came {(now - last).total_seconds():.2f} s after"
+                f" the booth's previous one: dropped, nothing stored",
+            )
+        self._last_sample[booth_id] = now
         await self.health.add_call_sample(
             CallSampleRecord(
                 booking_id=message.booking_id,
                 booth_id=booth_id,
-                at=self.app[CLOCK].now(),
+                at=now,
                 rtt_ms=float(message.rtt_ms),
                 jitter_ms=float(message.jitter_ms),
                 loss_percent=float(message.loss_percent),

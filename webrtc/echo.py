@@ -11,7 +11,8 @@ host). The API, used only by the server (docs/selftest.md):
   figures), and the session is closed
 
 A session closes by itself after ``--lifetime`` seconds. With ``BOOTH_ECHO_TOKEN`` set, every
-request but ``/health`` needs ``Authorization: Bearer <token>``.
+request but ``/health`` needs ``Authorization: Bearer <token>``. ``--watch-parent`` (the
+embedded echo) stops it when the process that started it is gone.
 
     booth-echo --host 127.0.0.1 --port 8091 --capacity 4
 """
@@ -147,6 +148,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[a for a in os.environ.get("BOOTH_ECHO_ICE_ADDRESSES", "").split(",") if a.strip()],
         help="gather host candidates on this address only (repeatable; default: every interface)",
     )
+    parser.add_argument(
+        "--watch-parent",
+        action="store_true",
+        help="stop when the process that started this one is gone (booth-server's embedded echo)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     if not 1 <= args.capacity <= 256:
@@ -170,8 +176,22 @@ async def _serve(settings: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
+    watching = loop.create_task(_watch_parent(os.getppid(), stop)) if settings.watch_parent else None
     await stop.wait()
+    if watching is not None:
+        watching.cancel()
     await runner.cleanup()
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """Stop once ``parent`` is gone: a booth-server killed outright (SIGKILL, the OOM killer)
+    cannot stop its embedded echo, which would otherwise live on, orphaned, holding its port."""
+    while True:  # nothing signals a parent's death to a child: look each second
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            break
+    log.warning("booth-server (pid %d) is gone: stopping", parent)
+    stop.set()
 
 
 def main(argv: list[str] | None = None) -> int:

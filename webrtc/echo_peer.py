@@ -17,7 +17,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aioice.ice
@@ -51,7 +51,7 @@ def use_host_addresses(addresses: Sequence[str]) -> None:
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: chosen
 
 
-class _Analysis:
+class MediaAnalysis:
     """What arrived from the kiosk: frame counts, black frames, loudest audio."""
 
     def __init__(self) -> None:
@@ -70,7 +70,11 @@ class _Analysis:
             "yuvj420p",
             "nv12",
         ):
-            luma = np.frombuffer(memoryview(frame.planes[0]), dtype=np.uint8)
+            # A plane's rows are padded to its line size (a 320-wide frame has 384 bytes a row
+            # from libvpx): only the picture's own width counts, or the padding skews both.
+            plane = frame.planes[0]
+            rows = np.frombuffer(memoryview(plane), dtype=np.uint8)[: plane.line_size * frame.height]
+            luma = rows.reshape(frame.height, plane.line_size)[:, : frame.width]
             self.checked_frames += 1
             if float(luma.mean()) < BLACK_LUMA and float(luma.std()) < BLACK_SPREAD:
                 self.black_frames += 1
@@ -107,7 +111,7 @@ class EchoSession:
         self.id = session_id
         self.created = time.monotonic()
         self.pc = RTCPeerConnection()
-        self.analysis = _Analysis()
+        self.analysis = MediaAnalysis()
         self._relay = MediaRelay()
         self._readers: list[asyncio.Task[None]] = []
         self._closed = False
@@ -141,24 +145,7 @@ class EchoSession:
             stats = await self.pc.getStats()
         except Exception:  # noqa: BLE001  (a closed transport has no stats: report what we have)
             return out
-        for item in stats.values():
-            kind = getattr(item, "kind", None)
-            if kind not in CLOCK_RATES:
-                continue
-            if isinstance(item, RTCInboundRtpStreamStats):
-                received = item.packetsReceived + max(item.packetsLost, 0)
-                out[f"{kind}_upstream_loss_percent"] = (
-                    round(100.0 * max(item.packetsLost, 0) / received, 2) if received else None
-                )
-                out[f"{kind}_upstream_jitter_ms"] = round(rtp_jitter_to_ms(item.jitter, CLOCK_RATES[kind]), 2)
-            elif isinstance(item, RTCRemoteInboundRtpStreamStats):
-                out[f"{kind}_downstream_loss_percent"] = round(
-                    rtcp_fraction_to_percent(int(item.fractionLost)), 2
-                )
-                out[f"{kind}_downstream_jitter_ms"] = round(
-                    rtp_jitter_to_ms(item.jitter, CLOCK_RATES[kind]), 2
-                )
-                out[f"{kind}_rtt_ms"] = round(item.roundTripTime * 1000, 1)
+        out.update(rtcp_figures(stats.values()))
         return out
 
     async def close(self) -> None:
@@ -170,4 +157,30 @@ class EchoSession:
         await self.pc.close()
 
 
-__all__ = ["EchoSession", "use_host_addresses"]
+def rtcp_figures(stats: Iterable[object]) -> dict[str, float | None]:
+    """aiortc's RTP statistics of one session in the browser's units, per kind: what arrived
+    from the kiosk (``upstream``: loss from the packet counts, jitter) and what the kiosk said
+    of what the echo sent (``downstream``, from its RTCP receiver reports: loss, jitter, round
+    trip). aiortc's RTCP ``fractionLost`` is the raw 0-255 byte and its jitter in RTP clock
+    units; a receiver report that came before any sender report has no round trip (None)."""
+    out: dict[str, float | None] = {}
+    for item in stats:
+        kind = getattr(item, "kind", None)
+        if kind not in CLOCK_RATES:
+            continue
+        if isinstance(item, RTCInboundRtpStreamStats):
+            lost = max(item.packetsLost, 0)
+            received = item.packetsReceived + lost
+            out[f"{kind}_upstream_loss_percent"] = round(100.0 * lost / received, 2) if received else None
+            out[f"{kind}_upstream_jitter_ms"] = round(rtp_jitter_to_ms(item.jitter, CLOCK_RATES[kind]), 2)
+        elif isinstance(item, RTCRemoteInboundRtpStreamStats):
+            out[f"{kind}_downstream_loss_percent"] = round(
+                rtcp_fraction_to_percent(int(item.fractionLost)), 2
+            )
+            out[f"{kind}_downstream_jitter_ms"] = round(rtp_jitter_to_ms(item.jitter, CLOCK_RATES[kind]), 2)
+            if item.roundTripTime is not None:
+                out[f"{kind}_rtt_ms"] = round(item.roundTripTime * 1000, 1)
+    return out
+
+
+__all__ = ["EchoSession", "rtcp_figures", "use_host_addresses"]

@@ -116,7 +116,8 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
     "rate_limited": ErrorSpec(
         f"over {MESSAGE_RATE:g} messages/s (burst {MESSAGE_BURST}): the message was dropped; after"
         f" {RATE_STRIKES} of these (one more allowed every {1 / RATE_STRIKES_FORGIVEN_PER_SECOND:g} s)"
-        f" the next closes the connection with {int(CloseCode.POLICY_VIOLATION)}",
+        f" the next closes the connection with {int(CloseCode.POLICY_VIOLATION)}; a `call_stats` within"
+        " 1 s of the booth's previous one is dropped too (no strike)",
         _STAYS,
         _UNAFFECTED,
     ),

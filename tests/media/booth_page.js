@@ -14,10 +14,23 @@ function countFrames(_now, metadata) {
 }
 remote.requestVideoFrameCallback(countFrames);
 
+// A call forced through TURN, as `iceTransportPolicy: "relay"` forces the self-test's relay legs:
+// the test page wraps the browser's RTCPeerConnection (the kiosk has no such switch).
+function forceRelay() {
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(config = {}) {
+      super({ ...config, iceTransportPolicy: 'relay' });
+    }
+  };
+}
+
 window.startBooth = async (deviceKey, options = {}) => {
+  const { relayOnly = false, ...connection } = options;
+  if (relayOnly) forceRelay();
   const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio: true });
   local.srcObject = stream;
-  const booth = new BoothConnection({ deviceKey, localStream: stream, client: 'media-test/1.0', ...options });
+  const booth = new BoothConnection({ deviceKey, localStream: stream, client: 'media-test/1.0', ...connection });
   window.booth = booth;
   for (const type of ['state', 'schedule', 'peer-status', 'countdown', 'closed', 'error']) {
     booth.addEventListener(type, (event) => {

@@ -10,7 +10,9 @@ the namespace. Inside, PostgreSQL and Redis on 127.0.0.1 are out of reach: SQLit
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import os
 import random
 import secrets
@@ -26,12 +28,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from booth_server.app import create_app, static_dir
 from booth_server.clock import Clock
 from booth_server.config import Config
 from tests.conftest import ADMIN, CANTINE_A, SF_A, missing_service, token_for
 from tests.processes import descendants, is_chromium, process_state
+from tests.server.tls_support import certificates
 
 IN_NETNS = os.environ.get("SEBASTIAN_IN_NETNS") == "1"
 if not IN_NETNS:
@@ -137,6 +142,14 @@ async def session(tmp_path: Path) -> AsyncIterator[Session]:
 SELFTEST_CONFIG: dict[str, Any] = {"echo_ice_addresses": ("127.0.0.1",), "selftest_seconds": 3}
 
 
+def ready(result: dict[str, Any]) -> bool:
+    """A self-test that found nothing wrong but, at most, a low bitrate: on a loaded test machine
+    Chromium's encoder is held back by the CPU (``qualityLimitationReason: "cpu"``) and sends
+    less than the good band's 150 kbit/s, so a clean network may read "fair" for that alone.
+    For tests about when and where a test runs, not about the bitrate band."""
+    return result["verdict"] in ("good", "fair") and set(result["problems"]) <= {"low_bitrate"}
+
+
 @pytest.fixture
 async def selftest_session(tmp_path: Path) -> AsyncIterator[Session]:
     """:func:`session` with the self-test settings."""
@@ -195,21 +208,24 @@ def processes_marked(marker: str) -> list[int]:
 
 
 def browser_processes(marker: str) -> set[int]:
-    """Chromium's processes: those below this test process, and those that carry the marker."""
-    below = set(descendants(os.getpid()))
-    return {pid for pid in below | set(processes_marked(marker)) if is_chromium(pid)}
+    """One browser's Chromium processes: those that carry its marker (the browser process and
+    its crash handler) and everything below them (zygotes and renderers, whose environment
+    Chromium clears). Not every Chromium below this test process: another browser may run."""
+    marked = processes_marked(marker)
+    return {pid for root in marked for pid in (root, *descendants(root)) if is_chromium(pid)}
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Any]:
-    """One system Chromium for the whole run; afterwards no live Chromium process may remain."""
-    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240  (once per run)
+@contextlib.asynccontextmanager
+async def launch_chromium(*extra_flags: str) -> AsyncIterator[Any]:
+    """The system Chromium with the media flags (plus ``extra_flags``, e.g. a fake camera file
+    or a pinned TURN certificate); afterwards no live Chromium process of it may remain."""
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240  (once per browser)
         missing_service("Chromium", f"{CHROMIUM} does not exist (apt-get install chromium)")
     try:
         from playwright.async_api import async_playwright
     except ImportError as exc:
         missing_service("Playwright", str(exc))
-    flags = [*CHROMIUM_FLAGS, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
+    flags = [*CHROMIUM_FLAGS, *extra_flags, *(["--no-sandbox"] if os.geteuid() == 0 else [])]
     marker = f"SEBASTIAN_MEDIA_BROWSER={secrets.token_hex(8)}"
     name, value = marker.split("=")
     playwright = await async_playwright().start()
@@ -231,6 +247,13 @@ async def browser() -> AsyncIterator[Any]:
             await asyncio.sleep(0.2)
             live = [pid for pid in seen if process_state(pid) not in (None, "Z")]
         assert not live, f"Chromium processes still alive 10 s after the browser closed: {live}"
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """One system Chromium for the whole run."""
+    async with launch_chromium() as launched:
+        yield launched
 
 
 _FAILED = pytest.StashKey[bool]()
@@ -259,8 +282,9 @@ class Kiosks:
         self.session = session
         self.contexts: list[Any] = []
 
-    async def open(self, device_key: str) -> Any:
-        """A page that pairs with ``device_key`` and joins its booking when the window is open."""
+    async def open(self, device_key: str, **options: Any) -> Any:
+        """A page that pairs with ``device_key`` and joins its booking when the window is open
+        (``relay_only=True``: its peer connections use ``iceTransportPolicy: "relay"``)."""
         context = await self.browser.new_context()
         self.contexts.append(context)
         page = await context.new_page()
@@ -270,7 +294,9 @@ class Kiosks:
         await page.goto(self.session.page_url)
         await page.wait_for_function("typeof window.startBooth === 'function'")
         assert await page.evaluate("document.visibilityState") == "visible"
-        await page.evaluate("key => startBooth(key)", device_key)
+        relay = bool(options.pop("relay_only", False))
+        assert not options, f"unknown options {sorted(options)}"
+        await page.evaluate("([key, relayOnly]) => startBooth(key, {relayOnly})", [device_key, relay])
         return page
 
     async def open_idle(self, device_key: str, session: Session | None = None) -> Any:
@@ -346,6 +372,10 @@ class Coturn:
     secret: str
     process: Any
     log: Path
+    #: TURN over TLS on 443, when started with a certificate: the certificate's key pin for
+    #: Chromium (``--ignore-certificate-errors-spki-list``), which checks a TURN server's
+    #: certificate as it does a web server's.
+    tls_pin: str | None = None
 
     def urls(self, port: int | None = None) -> tuple[str, ...]:
         """TURN over UDP and TCP (``port``: a relay in front of coturn instead of coturn itself)."""
@@ -354,50 +384,88 @@ class Coturn:
             f"turn:127.0.0.1:{self.port}?transport=tcp",
         )
 
+    @property
+    def tls_url(self) -> str:
+        assert self.tls_pin is not None, "this coturn was started without TLS"
+        return "turns:127.0.0.1:443?transport=tcp"
+
     async def stop(self) -> None:
         if self.process.returncode is None:
             self.process.terminate()
             await asyncio.wait_for(self.process.wait(), 10)
 
 
-@pytest.fixture
-async def coturn(tmp_path: Path) -> AsyncIterator[Coturn]:
+def spki_pin(cert_file: Path) -> str:
+    """The certificate's key pin (base64 of the SHA-256 of its SubjectPublicKeyInfo), as
+    Chromium's ``--ignore-certificate-errors-spki-list`` takes it."""
+    key = x509.load_pem_x509_certificate(cert_file.read_bytes()).public_key()
+    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+@contextlib.asynccontextmanager
+async def start_coturn(tmp_path: Path, *, tls: bool = False) -> AsyncIterator[Coturn]:
     """coturn started with ``deploy/coturn/turnserver.conf`` as shipped, plus what a test needs:
-    a free port on loopback, the test's secret, no TLS (no certificate here), its files in the
-    test's directory, a verbose log there, and ``--allowed-peer-ip=127.0.0.1
-    --allow-loopback-peers``. The shipped file denies loopback peers (a relay must not reach the
-    TURN host's own services), and coturn refuses them by itself too; here the echo peer *is*
-    on loopback, the only address of the namespace, so the test allows that one address."""
+    a free port on loopback, the test's secret, its files in the test's directory, a verbose
+    log there, and ``--allowed-peer-ip=127.0.0.1 --allow-loopback-peers``. The shipped file
+    denies loopback peers (a relay must not reach the TURN host's own services), and coturn
+    refuses them by itself too; here the echo peer *is* on loopback, the only address of the
+    namespace, so the test allows that one address.
+
+    Without ``tls`` there is no TLS listener (no certificate). With it, a certificate made here
+    and the shipped file's ``tls-listening-port=443``: port 443 is free in the test's own
+    network namespace."""
     turnserver = shutil.which("turnserver")
     if turnserver is None:
         missing_service("coturn", "turnserver is not installed (apt-get install coturn)")
-        return
+    assert turnserver is not None
     port, secret = _free_port(), secrets.token_hex(16)
+    pin = None
+    if tls:
+        made = certificates(tmp_path)
+        pin = spki_pin(made.cert_file)
+        security = ["--cert", str(made.cert_file), "--pkey", str(made.key_file), "--no-dtls"]
+    else:
+        security = ["--no-tls", "--no-dtls"]
     command = [
         turnserver, "-c", str(COTURN_CONF),
         "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--listening-port", str(port),
-        "--no-tls", "--no-dtls", "--static-auth-secret", secret, "--realm", "booths.test",
+        *security, "--static-auth-secret", secret, "--realm", "booths.test",
         "--allowed-peer-ip=127.0.0.1", "--allow-loopback-peers", "--verbose", "--pidfile", str(tmp_path / "turnserver.pid"),
         "--db", str(tmp_path / "turndb"), "--log-file", "stdout",
     ]  # fmt: skip
     log = (tmp_path / "turnserver.log").open("wb")  # noqa: ASYNC230  (before the server starts)
     process = await asyncio.create_subprocess_exec(*command, stdout=log, stderr=asyncio.subprocess.STDOUT)
-    server = Coturn(port, secret, process, tmp_path / "turnserver.log")
+    server = Coturn(port, secret, process, tmp_path / "turnserver.log", pin)
     deadline = time.monotonic() + 15
-    while True:  # coturn listens on TCP and UDP at once: the TCP port says it is up
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.returncode is not None:
-                raise AssertionError(f"coturn did not start (status {process.returncode})") from None
-            await asyncio.sleep(0.1)
+    # coturn listens on TCP and UDP at once: the TCP ports say it is up.
+    for listening in (port, 443) if tls else (port,):
+        while True:
+            try:
+                _reader, writer = await asyncio.open_connection("127.0.0.1", listening)
+                writer.close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.returncode is not None:
+                    await server.stop()
+                    log.close()
+                    raise AssertionError(
+                        f"coturn did not listen on {listening} (status {process.returncode}): "
+                        f"{server.log.read_text(errors='replace')[-2000:]}"
+                    ) from None
+                await asyncio.sleep(0.1)
     try:
         yield server
     finally:
         await server.stop()
         log.close()
+
+
+@pytest.fixture
+async def coturn(tmp_path: Path) -> AsyncIterator[Coturn]:
+    """:func:`start_coturn` without TLS."""
+    async with start_coturn(tmp_path) as server:
+        yield server
 
 
 def _free_port() -> int:

@@ -1,14 +1,25 @@
 """The self-test end to end without a browser: the headless agent, the real server, the real
-``booth-echo`` process it starts (aiortc), all on loopback inside the media namespace."""
+``booth-echo`` process it starts (aiortc), or one started on its own as on another host, all
+on loopback inside the media namespace."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from booth_server.selftest import SELFTESTS
 from tests.conftest import ADMIN, CANTINE_A, token_for
-from tests.media.conftest import Session
+from tests.media.conftest import Session, booked_session
+from tests.nodes import free_port
 from webrtc.agent import signalling_url
 from webrtc.selftest_peer import run_selftest
 
@@ -36,3 +47,39 @@ async def test_agent_selftest_through_the_echo_is_good_and_stored(
     last = booths[CANTINE_A]["last_selftest"]
     assert last["test_id"] == result["test_id"] and last["verdict"] == "good" and last["trigger"] == "manual"
     assert last["figures"]["echo_video_frames"] == figures["echo_video_frames"]
+
+
+async def test_an_echo_on_another_host_is_reached_through_its_url_with_its_token(
+    tmp_path: Path, loopback_ice: None
+) -> None:
+    """``booth-echo`` started on its own (as on a media host), the server given ``BOOTH_ECHO_URL``
+    and ``BOOTH_ECHO_TOKEN``: the server starts no echo of its own and the test goes through
+    that one, which refuses the same request without the token."""
+    port, token = free_port(), secrets.token_urlsafe(24)
+    echo = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("booth-echo")),
+        *("--host", "127.0.0.1", "--port", str(port), "--ice-address", "127.0.0.1"),
+        env={**os.environ, "BOOTH_ECHO_TOKEN": token},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(url + "/health") as response:
+                        if response.status == 200:
+                            break
+                assert time.monotonic() < deadline and echo.returncode is None, "booth-echo did not start"
+                await asyncio.sleep(0.1)
+            async with http.post(url + "/sessions", json={"sdp": "v=0\r\n"}) as response:
+                assert response.status == 401
+        async with booked_session(tmp_path, echo_url=url, echo_token=token, selftest_seconds=3) as session:
+            result = await run_selftest(signalling_url(session.origin), session.sf_key, trigger="manual")
+            tests = session.client.app[SELFTESTS]
+            assert tests.echo.embedded is False and tests.echo.process is None
+        assert result["verdict"] == "good", result
+        assert result["figures"]["echo_video_frames"] >= 20  # the echo elsewhere saw the pattern
+    finally:
+        echo.terminate()
+        assert await echo.wait() == 0  # booth-echo stops cleanly on SIGTERM

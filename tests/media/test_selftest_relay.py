@@ -2,6 +2,9 @@
 real Chromium forced to relay-only legs (``iceTransportPolicy: "relay"``), and the real echo.
 
 - coturn up: every leg connects, the media goes through the UDP relay, "good".
+- coturn with TLS on 443 (a certificate made in the test): the ``relay_tls`` leg connects in a
+  browser that trusts the certificate, and fails in one that does not (Chromium checks a TURN
+  server's certificate as it does a web server's).
 - coturn stopped: the relay legs fail, "relay unreachable" in the booth's words.
 - a lossy, slow path between the browser and coturn (a user-space UDP relay in the test, since
   ``tc netem`` is not available): "poor", for the round trip and the loss.
@@ -9,6 +12,7 @@ real Chromium forced to relay-only legs (``iceTransportPolicy: "relay"``), and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,9 @@ from tests.media.conftest import (
     Session,
     booked_session,
     impaired_relay,
+    launch_chromium,
+    ready,
+    start_coturn,
 )
 
 pytestmark = [pytest.mark.media, pytest.mark.browser]
@@ -64,6 +71,41 @@ async def test_coturn_stopped_is_relay_unreachable(kiosks: Kiosks, session: Sess
     )
     assert "Relay unreachable: calls may fail on strict networks." in words[0]["lines"]
     assert "Relais injoignable : les appels peuvent échouer sur les réseaux stricts." in words[1]["lines"]
+
+
+async def test_turn_over_tls_on_443_goes_through_coturn_when_its_certificate_is_trusted(
+    browser: Any, tmp_path: Path
+) -> None:
+    async with (
+        start_coturn(tmp_path, tls=True) as turn,
+        booked_session(
+            tmp_path, **SELFTEST_CONFIG, turn_urls=(*turn.urls(), turn.tls_url), turn_secret=turn.secret
+        ) as booked,
+    ):
+        assert turn.tls_pin is not None
+        async with launch_chromium(f"--ignore-certificate-errors-spki-list={turn.tls_pin}") as trusting:
+            kiosks = Kiosks(trusting, booked)
+            try:
+                page = await kiosks.open_idle(booked.paris_key)
+                trusted = await page.evaluate("selfTest()")
+            finally:
+                await kiosks.close()
+        kiosks = Kiosks(browser, booked)  # the run's browser: the test's CA means nothing to it
+        try:
+            page = await kiosks.open_idle(booked.paris_key)
+            untrusted = await page.evaluate("selfTest()")
+        finally:
+            await kiosks.close()
+        turn_log = turn.log.read_text(errors="replace")
+    everything = {"relay_udp": True, "relay_tcp": True, "relay_tls": True, "direct": True}
+    assert paths(trusted) == everything, trusted
+    assert ready(trusted), trusted
+    assert trusted["figures"]["path"] == "relay_udp"
+    # coturn allocated over TLS on 443 with the test's TURN REST credentials.
+    assert re.search(r"username=<\d+:\d+>, lifetime=\d+, cipher=\S+, method=TLS", turn_log), turn_log[-3000:]
+    assert "local 127.0.0.1:443" in turn_log
+    assert paths(untrusted) == {**everything, "relay_tls": False}, untrusted
+    assert ready(untrusted), untrusted  # UDP and TCP relays work: calls have their fallback
 
 
 @pytest.fixture

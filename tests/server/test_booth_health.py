@@ -48,6 +48,30 @@ async def test_call_stats_bad_input_is_refused_and_nothing_is_stored(make_client
     assert "sebastian_call_rtt_seconds_count 0.0" in metrics
 
 
+async def test_call_stats_sooner_than_a_second_after_the_last_are_dropped(
+    make_client, sqlite_url, clock
+) -> None:
+    s = await booked_session(make_client, sqlite_url, clock, at="2027-03-16T16:00:05Z")
+    paris, sf = await s.both_joined()
+    await paris.send(type="call_stats", id=1, booking_id=s.booking_id, **STATS)
+    await paris.send(type="call_stats", id=2, booking_id=s.booking_id, **{**STATS, "rtt_ms": 900.0})
+    error = await paris.expect("error", code="rate_limited", ref=2)
+    assert "nothing stored" in error["message"], error
+    await sf.send(type="call_stats", id=3, booking_id=s.booking_id, **STATS)  # its own pace
+    await sf.send(type="ping", id=3)
+    await sf.expect("pong", ref=3)
+    clock.advance(timedelta(seconds=1))
+    await paris.send(type="call_stats", id=4, booking_id=s.booking_id, **STATS)
+    await paris.send(type="ping", id=5)
+    await paris.expect("pong", ref=5)  # no error before it: 4 was taken; the socket stays open
+    response = await s.client.get(f"/api/v1/bookings/{s.booking_id}/quality", headers=s.ada)
+    body = await response.json()
+    assert {b["booth_id"]: b["samples"] for b in body["booths"]} == {CANTINE_A: 2, SF_A: 1}
+    assert body["overall"]["rtt_ms_p95"] == 95.0  # the dropped 900 ms is nowhere
+    metrics = await (await s.client.get("/metrics")).text()
+    assert "sebastian_call_rtt_seconds_count 3.0" in metrics
+
+
 async def test_call_stats_feed_metrics_and_the_session_summary(make_client, sqlite_url, clock) -> None:
     s = await booked_session(make_client, sqlite_url, clock, at="2027-03-16T16:00:05Z")
     idle = await s.connect(CANTINE_A)
@@ -59,6 +83,9 @@ async def test_call_stats_feed_metrics_and_the_session_summary(make_client, sqli
         await paris.send(
             type="call_stats", booking_id=s.booking_id, **{**STATS, "rtt_ms": rtt, "loss_percent": loss}
         )
+        await paris.send(type="ping", id=rtt)
+        await paris.expect("pong", ref=rtt)  # taken (no reply of its own): then 10 s pass
+        clock.advance(timedelta(seconds=10))
     await sf.send(type="call_stats", booking_id=s.booking_id, **{**STATS, "relayed": True})
     await paris.silent()  # accepted: no reply
     metrics = ""

@@ -89,3 +89,37 @@ def test_booth_echo_command_line_refuses_bad_values(args: list[str], message: st
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+#: A booth-server stand-in: the server's own supervisor starts the embedded echo, says its pid.
+EMBEDDING = """
+import asyncio
+from booth_server.config import Config
+from booth_server.echo_process import EchoPeer
+
+async def main():
+    peer = EchoPeer(Config())
+    await peer.ensure_running()
+    print(peer.process.pid, flush=True)
+    await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+
+
+async def test_the_embedded_echo_stops_when_its_server_is_killed() -> None:
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", EMBEDDING, stdout=asyncio.subprocess.PIPE
+    )
+    assert server.stdout is not None
+    try:
+        echo = int(await asyncio.wait_for(server.stdout.readline(), 60))
+        assert process_state(echo) not in (None, "Z")
+    finally:
+        server.kill()  # SIGKILL: the server cannot stop its echo itself
+        await server.wait()
+
+    async def gone() -> bool:
+        return process_state(echo) in (None, "Z")
+
+    await until(gone, within=15)
