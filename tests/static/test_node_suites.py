@@ -1,5 +1,5 @@
 """Runs the browser client's pure modules' own tests (``*.test.mjs`` here: the message catalogue,
-typed dates and times) under node's test runner, so the README's ``python -m pytest`` covers
+typed dates and times, the self-test and booth-health texts) under node's test runner, so the README's ``python -m pytest`` covers
 them; no browser needed."""
 
 from __future__ import annotations
