@@ -4,39 +4,34 @@
 
 import { get, post } from './api.js';
 import { h, clear, toast, errorText } from './dom.js';
+import { translate } from './i18n.js';
 
 const REFRESH_MS = 15000;
 
-const TEXTS = {
-  en: {
-    title: 'Booth health',
-    intro: 'Media self-tests: when each booth starts, at opening, 10 minutes before each session, or now.',
-    booth: 'Booth', last: 'Last test', verdict: 'Verdict', figures: 'Figures', paths: 'Paths',
-    never: 'never', testNow: 'Test now', asked: 'Test requested',
-    good: 'good', fair: 'fair', poor: 'poor',
-    alert: { offline: 'is offline', poor: 'failed its last self-test', untested: 'has never been tested' },
-    sessionAt: (name, what, time) => `${name} ${what}, and has a session at ${time}.`,
-    direct: 'direct', relay_udp: 'relay UDP', relay_tcp: 'relay TCP', relay_tls: 'relay TLS',
-  },
-  fr: {
-    title: 'État des cabines',
-    intro: 'Tests média : au démarrage de chaque cabine, à l’ouverture, 10 minutes avant chaque session, ou maintenant.',
-    booth: 'Cabine', last: 'Dernier test', verdict: 'Verdict', figures: 'Mesures', paths: 'Chemins',
-    never: 'jamais', testNow: 'Tester', asked: 'Test demandé',
-    good: 'bon', fair: 'moyen', poor: 'mauvais',
-    alert: { offline: 'est hors ligne', poor: 'a échoué à son dernier test', untested: 'n’a jamais été testée' },
-    sessionAt: (name, what, time) => `${name} ${what}, et a une session à ${time}.`,
-    direct: 'direct', relay_udp: 'relais UDP', relay_tcp: 'relais TCP', relay_tls: 'relais TLS',
-  },
-};
+/** t() of static/i18n.js in a given language: the panel's, handed in by the page. */
+const texts = (language) => (key, vars = {}, fallback = undefined) => translate(language, key, vars, fallback);
 
-function figuresText(f) {
+/** A number in `language`'s own writing (decimal comma and narrow no-break spaces in French). */
+function number(value, language, digits) {
+  return new Intl.NumberFormat(language, { maximumFractionDigits: digits }).format(value);
+}
+
+/** A self-test's figures as one line in `language`: "712 ms · 14,5 % de perte · 1 250 kbit/s". */
+export function figuresText(f, language) {
+  const t = texts(language);
   const parts = [];
-  if (typeof f.rtt_ms === 'number') parts.push(`${Math.round(f.rtt_ms)} ms`);
-  if (typeof f.loss_percent === 'number') parts.push(`${f.loss_percent} % loss`);
-  if (typeof f.bitrate_down_kbps === 'number') parts.push(`${Math.round(f.bitrate_down_kbps)} kbit/s`);
-  if (typeof f.black_percent === 'number' && f.black_percent > 0) parts.push(`${f.black_percent} % black`);
+  if (typeof f.rtt_ms === 'number') parts.push(t('health.rtt', { ms: number(f.rtt_ms, language, 0) }));
+  if (typeof f.loss_percent === 'number') parts.push(t('health.loss', { percent: number(f.loss_percent, language, 2) }));
+  if (typeof f.bitrate_down_kbps === 'number') parts.push(t('health.bitrate', { kbps: number(f.bitrate_down_kbps, language, 0) }));
+  if (typeof f.black_percent === 'number' && f.black_percent > 0) parts.push(t('health.black', { percent: number(f.black_percent, language, 2) }));
   return parts.join(' · ') || '–';
+}
+
+/** The verdict and its score in `language`: "poor (2.2)", "mauvais (2,2)". */
+export function verdictText(last, language) {
+  const t = texts(language);
+  const verdict = t(`health.verdict.${last.verdict}`, {}, last.verdict);
+  return last.score ? t('health.scored', { verdict, score: number(last.score, language, 1) }) : verdict;
 }
 
 /**
@@ -44,7 +39,6 @@ function figuresText(f) {
  * shown; `language()` the page's language; `timeOf(iso)` formats an instant in venue time.
  */
 export function startHealthPanel(before, { venueId, language, timeOf }) {
-  const texts = () => TEXTS[language()] || TEXTS.en;
   const heading = h('h2', { id: 'health-heading' });
   const intro = h('p', { class: 'muted' });
   const alerts = h('ul', { id: 'health-alerts', class: 'health-alerts', role: 'alert' });
@@ -61,31 +55,32 @@ export function startHealthPanel(before, { venueId, language, timeOf }) {
   let answer = null;
 
   function render() {
-    const tx = texts();
-    heading.textContent = tx.title;
-    intro.textContent = tx.intro;
-    clear(head).append(...[tx.booth, tx.last, tx.verdict, tx.figures, tx.paths, ''].map((label) => h('th', { scope: 'col' }, label)));
+    const t = texts(language());
+    heading.textContent = t('health.title');
+    intro.textContent = t('health.intro');
+    const columns = [t('health.col.booth'), t('health.col.last'), t('health.col.verdict'), t('health.col.figures'), t('health.col.paths'), ''];
+    clear(head).append(...columns.map((label) => h('th', { scope: 'col' }, label)));
     const booths = answer ? answer.booths.filter((b) => b.venue_id === venueId()) : [];
     clear(alerts).append(...booths.filter((b) => b.alert).map((b) => h('li', { class: `health-alert ${b.alert}`, dataset: { boothId: b.booth_id } },
-      tx.sessionAt(b.name, tx.alert[b.alert], timeOf(b.next_session.start)))));
+      t(`health.alert.${b.alert}`, { booth: b.name, time: timeOf(b.next_session.start) }))));
     clear(rows).append(...booths.map((b) => {
       const last = b.last_selftest;
-      const paths = last ? Object.entries(last.paths).map(([leg, ok]) => h('span', { class: `path ${ok ? 'ok' : 'failed'}` }, `${ok ? '✓' : '✗'} ${tx[leg] || leg}`)) : [];
-      const button = h('button', { type: 'button', class: 'btn small', 'aria-label': `${tx.testNow}: ${b.name}`, disabled: b.state !== 'idle' }, tx.testNow);
+      const paths = last ? Object.entries(last.paths).map(([leg, ok]) => h('span', { class: `path ${ok ? 'ok' : 'failed'}` }, `${ok ? '✓' : '✗'} ${t(`health.path.${leg}`, {}, leg)}`)) : [];
+      const button = h('button', { type: 'button', class: 'btn small', 'aria-label': t('health.testBooth', { booth: b.name }), disabled: b.state !== 'idle' }, t('health.testNow'));
       button.addEventListener('click', async () => {
         button.disabled = true;
         try {
           await post(`/api/v1/booths/${b.booth_id}/selftest`, {});
-          toast(tx.asked);
+          toast(t('health.asked'));
         } catch (err) {
           toast(errorText(err), 'error');
         }
       });
       return h('tr', { dataset: { boothId: b.booth_id } },
         h('th', { scope: 'row' }, h('span', { class: `status ${b.online ? 'online' : 'offline'}` }), ' ', b.name),
-        h('td', {}, last ? timeOf(last.finished_at) : tx.never),
-        h('td', {}, last ? h('span', { class: `verdict ${last.verdict}` }, `${tx[last.verdict]}${last.score ? ` (${last.score})` : ''}`) : '–'),
-        h('td', { class: 'figures' }, last ? figuresText(last.figures) : '–'),
+        h('td', {}, last ? timeOf(last.finished_at) : t('health.never')),
+        h('td', {}, last ? h('span', { class: `verdict ${last.verdict}` }, verdictText(last, language())) : '–'),
+        h('td', { class: 'figures' }, last ? figuresText(last.figures, language()) : '–'),
         h('td', { class: 'paths' }, paths),
         h('td', {}, button));
     }));

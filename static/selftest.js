@@ -4,67 +4,17 @@
 // (relay-only through each TURN transport, then direct), measures with getStats() and returns
 // the server's verdict. startCallStats() sends a getStats() summary every 10 s during a call.
 
+import { translate } from './i18n.js';
+
 const GATHER_WITHIN_MS = 5000;
 export const CALL_STATS_EVERY_MS = 10000;
 /** The self-test's picture: modest, so the echo stays cheap (bench/bench_echo.py). */
 const TEST_VIDEO = { width: 320, height: 240, frameRate: 15 };
 
-const TEXTS = {
-  en: {
-    good: 'Camera, microphone and connection are ready.',
-    fair: 'The booth works, with warnings.',
-    poor: 'This booth is not ready for a call.',
-    testing: 'Checking camera, microphone and connection…',
-    queued: (n) => `Waiting for the connection check (${n + 1} before this booth)…`,
-    unavailable: 'The connection check is not available right now.',
-    camera_missing: 'No camera: plug the camera in.',
-    microphone_missing: 'No microphone: plug the microphone in.',
-    camera_not_sending: 'Camera not sending: check the camera and its cable.',
-    black_video: 'The camera sends a black picture: remove the cover or check the lens.',
-    microphone_silent: 'The microphone is silent: check that it is on and not muted.',
-    no_media_back: 'Video does not come back: the network drops media.',
-    no_connection: 'No connection for calls: the network blocks WebRTC. Call the venue staff.',
-    udp_blocked: 'UDP blocked: calls will go through the relay.',
-    direct_blocked: 'Direct connection blocked: calls will go through the relay.',
-    relay_unreachable: 'Relay unreachable: calls may fail on strict networks.',
-    high_loss: 'The network loses packets: the picture may freeze.',
-    high_round_trip: 'High delay: expect people to talk over each other.',
-    high_jitter: 'Unsteady network: the sound may stutter.',
-    low_bitrate: 'Slow uplink: the picture will be blurry.',
-  },
-  fr: {
-    good: 'Caméra, micro et connexion prêts.',
-    fair: 'La cabine fonctionne, avec des réserves.',
-    poor: 'Cette cabine n’est pas prête pour un appel.',
-    testing: 'Vérification de la caméra, du micro et de la connexion…',
-    queued: (n) => `En attente du test de connexion (${n + 1} avant cette cabine)…`,
-    unavailable: 'Le test de connexion n’est pas disponible pour le moment.',
-    camera_missing: 'Pas de caméra : branchez la caméra.',
-    microphone_missing: 'Pas de micro : branchez le micro.',
-    camera_not_sending: 'La caméra n’envoie rien : vérifiez la caméra et son câble.',
-    black_video: 'La caméra envoie une image noire : retirez le cache ou vérifiez l’objectif.',
-    microphone_silent: 'Le micro est muet : vérifiez qu’il est allumé et non coupé.',
-    no_media_back: 'La vidéo ne revient pas : le réseau perd les médias.',
-    no_connection: 'Aucune connexion pour les appels : le réseau bloque WebRTC. Appelez l’équipe du lieu.',
-    udp_blocked: 'UDP bloqué : les appels passeront par le relais.',
-    direct_blocked: 'Connexion directe bloquée : les appels passeront par le relais.',
-    relay_unreachable: 'Relais injoignable : les appels peuvent échouer sur les réseaux stricts.',
-    high_loss: 'Le réseau perd des paquets : l’image peut se figer.',
-    high_round_trip: 'Délai élevé : les interlocuteurs risquent de se couper la parole.',
-    high_jitter: 'Réseau instable : le son peut hacher.',
-    low_bitrate: 'Débit montant faible : l’image sera floue.',
-  },
-};
-
-/** The verdict and each problem as sentences in the booth's language (en or fr). */
+/** The verdict and each problem as sentences in the booth's language (static/messages.js). */
 export function describeResult(result, language = 'en') {
-  const texts = TEXTS[language] || TEXTS.en;
-  return { headline: texts[result.verdict], lines: (result.problems || []).map((code) => texts[code] || code) };
-}
-
-export function text(key, language = 'en', ...args) {
-  const value = (TEXTS[language] || TEXTS.en)[key];
-  return typeof value === 'function' ? value(...args) : value;
+  const t = (key, vars = {}, fallback = undefined) => translate(language, key, vars, fallback);
+  return { headline: t(`selftest.verdict.${result.verdict}`), lines: (result.problems || []).map((code) => t(`selftest.problem.${code}`, {}, code)) };
 }
 
 function waitFor(conn, predicate, timeoutMs, failCodes = []) {
@@ -301,6 +251,7 @@ export function startBoothReadiness(conn, getStream, { language = () => 'en', on
   document.body.append(banner);
   let running = false;
   let startedOnce = false;
+  const t = (key, vars = {}) => translate(language(), key, vars);
 
   const show = (headline, lines = [], verdict = '') => {
     banner.replaceChildren();
@@ -320,12 +271,12 @@ export function startBoothReadiness(conn, getStream, { language = () => 'en', on
     if (running || conn.bookingId) return null;
     running = true;
     try {
-      show(text('testing', language()));
+      show(t('selftest.testing'));
       const result = await runSelfTest(conn, {
         stream: getStream(),
         trigger,
         bookingId,
-        onProgress: (p) => show(p.state === 'queued' ? text('queued', language(), p.position) : text('testing', language())),
+        onProgress: (p) => show(p.state === 'queued' ? t('selftest.queued', { n: p.position + 1 }) : t('selftest.testing')),
       });
       const words = describeResult(result, language());
       show(words.headline, words.lines, result.verdict);
@@ -337,7 +288,7 @@ export function startBoothReadiness(conn, getStream, { language = () => 'en', on
       // the server or staff asked for says that it could not run.
       if (trigger === 'kiosk_start') banner.hidden = true;
       else {
-        show(text('unavailable', language()), [], 'error');
+        show(t('selftest.unavailable'), [], 'error');
         setTimeout(() => { if (banner.dataset.verdict === 'error') banner.hidden = true; }, 10000);
       }
       return null;

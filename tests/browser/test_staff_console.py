@@ -217,7 +217,7 @@ async def test_a_booth_that_cannot_test_now_is_explained_in_the_interface_langua
         page = await new_page(locale="fr-FR", timezone_id="Europe/Paris")
         await page.goto(str(client.make_url("/staff")))
         await log_in(page, STAFF_PARIS)
-        button = page.get_by_role("button", name="Tester: Cantine A")
+        button = page.get_by_role("button", name="Tester\u00a0: Cantine A")
         await page.locator(f"#health-rows tr[data-booth-id='{CANTINE_A}'] button:not([disabled])").wait_for()
         await button.click()
         alert = page.locator("#toast [role=alert]")

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const st = await import(join(root, 'static', 'selftest.js'));
+const { translate } = await import(join(root, 'static', 'i18n.js'));
+const { MESSAGES } = await import(join(root, 'static', 'messages.js'));
 
 /** A peer connection whose getStats() answers `stats` (an RTCStatsReport is a map of these). */
 const peer = (stats) => ({ getStats: async () => new Map(stats.map((s) => [s.id, s])) });
@@ -47,8 +49,9 @@ test('figures stay inside the message’s ranges whatever the counters do', () =
 });
 
 test('the line and each verdict in the booth’s language', () => {
-  assert.equal(st.text('queued', 'en', 0), 'Waiting for the connection check (1 before this booth)…');
-  assert.equal(st.text('queued', 'fr', 2), 'En attente du test de connexion (3 avant cette cabine)…');
+  // the kiosk shows the queue's position counted from 1 (startBoothReadiness)
+  assert.equal(translate('en', 'selftest.queued', { n: 1 }), 'Waiting for the connection check (1 before this booth)…');
+  assert.equal(translate('fr', 'selftest.queued', { n: 3 }), 'En attente du test de connexion (3 avant cette cabine)…');
   const result = { verdict: 'poor', problems: ['black_video', 'udp_blocked'] };
   assert.deepEqual(st.describeResult(result, 'fr'), {
     headline: 'Cette cabine n’est pas prête pour un appel.',
@@ -57,7 +60,7 @@ test('the line and each verdict in the booth’s language', () => {
   assert.equal(st.describeResult(result, 'xx').headline, 'This booth is not ready for a call.');
 });
 
-test('every problem the server names (webrtc/quality.py) has a sentence in English and French', () => {
+test('every problem the server names (webrtc/quality.py) has a sentence in English and French, and only those', () => {
   const source = readFileSync(join(root, 'webrtc', 'quality.py'), 'utf8');
   const block = source.slice(source.indexOf('class Problem('), source.indexOf('@dataclass', source.indexOf('class Problem(')));
   const codes = [...block.matchAll(/^ {4}[A-Z_]+ = "([a-z_]+)"/gm)].map((m) => m[1]);
@@ -65,6 +68,9 @@ test('every problem the server names (webrtc/quality.py) has a sentence in Engli
   for (const language of ['en', 'fr']) {
     const { lines } = st.describeResult({ verdict: 'poor', problems: codes }, language);
     lines.forEach((line, i) => assert.notEqual(line, codes[i], `${codes[i]} has no ${language} sentence`));
-    for (const verdict of ['good', 'fair', 'poor']) assert.ok(st.describeResult({ verdict }, language).headline);
+    for (const verdict of ['good', 'fair', 'poor']) assert.notEqual(st.describeResult({ verdict }, language).headline, `selftest.verdict.${verdict}`);
   }
+  // The catalogue's "unused" check counts the whole selftest.problem.* family as used.
+  const sentences = Object.keys(MESSAGES.en).filter((k) => k.startsWith('selftest.problem.')).map((k) => k.slice(17));
+  assert.deepEqual(sentences.filter((code) => !codes.includes(code)), [], 'sentences for problems the server never names');
 });

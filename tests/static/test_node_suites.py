@@ -1,6 +1,6 @@
 """Runs the browser client's pure modules' own tests (``*.test.mjs`` here: the message catalogue,
-typed dates and times) under node's test runner, so the README's ``python -m pytest`` covers
-them; no browser needed."""
+typed dates and times, the self-test's sentences, the booth-health panel's figures) under node's
+test runner, so the README's ``python -m pytest`` covers them; no browser needed."""
 
 from __future__ import annotations
 
