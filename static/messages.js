@@ -338,6 +338,9 @@ const en = {
   'kiosk.booth': 'Booth',
   'kiosk.fullscreen': 'Full screen',
   'kiosk.unmute': 'Turn the sound on',
+
+  // The self-test's problem codes (webrtc/quality.py Problem), shown on the kiosk's banner.
+  'selftest.device_busy': 'The booth’s computer is too busy to send full-quality video: close other programs.',
 };
 
 const fr = {
@@ -672,6 +675,8 @@ const fr = {
   'kiosk.booth': 'Cabine',
   'kiosk.fullscreen': 'Plein écran',
   'kiosk.unmute': 'Activer le son',
+
+  'selftest.device_busy': 'L’ordinateur de la cabine est trop occupé pour envoyer une vidéo en pleine qualité : fermez les autres programmes.',
 };
 
 export const MESSAGES = { en, fr };

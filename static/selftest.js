@@ -4,6 +4,8 @@
 // (relay-only through each TURN transport, then direct), measures with getStats() and returns
 // the server's verdict. startCallStats() sends a getStats() summary every 10 s during a call.
 
+import { MESSAGES } from './messages.js';
+
 const GATHER_WITHIN_MS = 5000;
 export const CALL_STATS_EVERY_MS = 10000;
 /** The self-test's picture: modest, so the echo stays cheap (bench/bench_echo.py). */
@@ -31,6 +33,7 @@ const TEXTS = {
     high_round_trip: 'High delay: expect people to talk over each other.',
     high_jitter: 'Unsteady network: the sound may stutter.',
     low_bitrate: 'Slow uplink: the picture will be blurry.',
+    device_busy: MESSAGES.en['selftest.device_busy'],
   },
   fr: {
     good: 'Caméra, micro et connexion prêts.',
@@ -53,6 +56,7 @@ const TEXTS = {
     high_round_trip: 'Délai élevé : les interlocuteurs risquent de se couper la parole.',
     high_jitter: 'Réseau instable : le son peut hacher.',
     low_bitrate: 'Débit montant faible : l’image sera floue.',
+    device_busy: MESSAGES.fr['selftest.device_busy'],
   },
 };
 
@@ -139,10 +143,34 @@ export async function snapshot(pc) {
       if (s.kind === 'video') out.framesReceived += s.framesDecoded || 0;
     } else if (s.type === 'outbound-rtp') {
       out.bytesSent += s.bytesSent || 0;
-      if (s.kind === 'video') out.framesSent += s.framesEncoded || s.framesSent || 0;
+      if (s.kind === 'video') {
+        out.framesSent += s.framesEncoded || s.framesSent || 0;
+        // What held the video encoder back (WebRTC stats: none, cpu, bandwidth, other): a
+        // bitrate held back by a busy computer is not the network's fault (docs/selftest.md).
+        if (typeof s.qualityLimitationReason === 'string') out.limitation = s.qualityLimitationReason;
+        if (s.qualityLimitationDurations) out.limitationSeconds = { ...s.qualityLimitationDurations };
+      }
     }
   });
   return out;
+}
+
+const LIMITATIONS = ['none', 'cpu', 'bandwidth'];
+
+/** What held the video encoder back for the longest between two snapshots (seconds spent in
+ * each reason, qualityLimitationDurations), else its reason at the end; undefined when the
+ * browser says neither. A reason the protocol does not know is `other`. */
+export function limitedBy(before, after) {
+  let reason = after.limitation;
+  if (after.limitationSeconds) {
+    let longest = 0;
+    for (const [name, total] of Object.entries(after.limitationSeconds)) {
+      const spent = total - ((before.limitationSeconds || {})[name] || 0);
+      if (spent > longest) { longest = spent; reason = name; }
+    }
+  }
+  if (typeof reason !== 'string') return undefined;
+  return LIMITATIONS.includes(reason) ? reason : 'other';
 }
 
 const round = (value, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -152,6 +180,7 @@ const clamp = (value, low, high) => Math.min(high, Math.max(low, value));
 export function figures(before, after, seconds) {
   const lost = after.lost - before.lost;
   const received = after.received - before.received;
+  const limited = limitedBy(before, after);
   return {
     rtt_ms: round(clamp(after.rttMs ?? 0, 0, 60000)),
     jitter_ms: round(clamp(after.jitterMs ?? 0, 0, 10000), 2),
@@ -160,6 +189,7 @@ export function figures(before, after, seconds) {
     bitrate_down_kbps: round(clamp(((after.bytesReceived - before.bytesReceived) * 8) / 1000 / seconds, 0, 1e6)),
     frames_received: clamp(after.framesReceived - before.framesReceived, 0, 100000),
     frames_sent: clamp(after.framesSent - before.framesSent, 0, 100000),
+    ...(limited ? { video_limited_by: limited } : {}),
   };
 }
 
