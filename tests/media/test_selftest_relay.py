@@ -25,6 +25,7 @@ from tests.media.conftest import (
     Kiosks,
     Session,
     booked_session,
+    clean_network_problems,
     impaired_relay,
     launch_chromium,
     start_coturn,
@@ -53,7 +54,7 @@ async def test_relay_only_legs_go_through_coturn(kiosks: Kiosks, session: Sessio
     assert result["verdict"] == "good", result
     assert result["figures"]["path"] == "relay_udp"
     assert result["figures"]["frames_received"] >= 15
-    assert result["problems"] == []
+    assert result["problems"] == clean_network_problems(result), result
 
 
 async def test_coturn_stopped_is_relay_unreachable(kiosks: Kiosks, session: Session, coturn: Coturn) -> None:
@@ -98,7 +99,7 @@ async def test_turn_over_tls_on_443_goes_through_coturn_when_its_certificate_is_
         turn_log = turn.log.read_text(errors="replace")
     everything = {"relay_udp": True, "relay_tcp": True, "relay_tls": True, "direct": True}
     assert paths(trusted) == everything, trusted
-    assert trusted["verdict"] == "good" and trusted["problems"] == [], trusted
+    assert trusted["verdict"] == "good" and trusted["problems"] == clean_network_problems(trusted), trusted
     assert trusted["figures"]["path"] == "relay_udp"
     # coturn allocated over TLS on 443 with the test's TURN REST credentials.
     assert re.search(r"username=<\d+:\d+>, lifetime=\d+, cipher=\S+, method=TLS", turn_log), turn_log[-3000:]
