@@ -324,6 +324,7 @@ def _leg_result(report: LegReport, echo: dict[str, Any]) -> LegResult:
         echo_video_frames=echo.get("video_frames"),  # None: the echo's report did not arrive
         echo_black_frames=int(echo.get("black_frames") or 0),
         echo_audio_dbfs=echo.get("audio_dbfs"),
+        video_limited_by=report.video_limited_by,
     )
 
 

@@ -389,6 +389,7 @@ const en = {
   'selftest.problem.high_round_trip': 'High delay: expect people to talk over each other.',
   'selftest.problem.high_jitter': 'Unsteady network: the sound may stutter.',
   'selftest.problem.low_bitrate': 'Slow uplink: the picture will be blurry.',
+  'selftest.problem.device_busy': 'The booth’s computer is too busy to send full-quality video: close other programs.',
 };
 
 const fr = {
@@ -772,6 +773,7 @@ const fr = {
   'selftest.problem.high_round_trip': 'Délai élevé : les interlocuteurs risquent de se couper la parole.',
   'selftest.problem.high_jitter': 'Réseau instable : le son peut hacher.',
   'selftest.problem.low_bitrate': 'Débit montant faible : l’image sera floue.',
+  'selftest.problem.device_busy': 'L’ordinateur de la cabine est trop occupé pour envoyer une vidéo en pleine qualité : fermez les autres programmes.',
 };
 
 export const MESSAGES = { en, fr };

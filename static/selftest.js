@@ -89,10 +89,34 @@ export async function snapshot(pc) {
       if (s.kind === 'video') out.framesReceived += s.framesDecoded || 0;
     } else if (s.type === 'outbound-rtp') {
       out.bytesSent += s.bytesSent || 0;
-      if (s.kind === 'video') out.framesSent += s.framesEncoded || s.framesSent || 0;
+      if (s.kind === 'video') {
+        out.framesSent += s.framesEncoded || s.framesSent || 0;
+        // What held the video encoder back (WebRTC stats: none, cpu, bandwidth, other): a
+        // bitrate held back by a busy computer is not the network's fault (docs/selftest.md).
+        if (typeof s.qualityLimitationReason === 'string') out.limitation = s.qualityLimitationReason;
+        if (s.qualityLimitationDurations) out.limitationSeconds = { ...s.qualityLimitationDurations };
+      }
     }
   });
   return out;
+}
+
+const LIMITATIONS = ['none', 'cpu', 'bandwidth'];
+
+/** What held the video encoder back for the longest between two snapshots (seconds spent in
+ * each reason, qualityLimitationDurations), else its reason at the end; undefined when the
+ * browser says neither. A reason the protocol does not know is `other`. */
+export function limitedBy(before, after) {
+  let reason = after.limitation;
+  if (after.limitationSeconds) {
+    let longest = 0;
+    for (const [name, total] of Object.entries(after.limitationSeconds)) {
+      const spent = total - ((before.limitationSeconds || {})[name] || 0);
+      if (spent > longest) { longest = spent; reason = name; }
+    }
+  }
+  if (typeof reason !== 'string') return undefined;
+  return LIMITATIONS.includes(reason) ? reason : 'other';
 }
 
 const round = (value, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -102,6 +126,7 @@ const clamp = (value, low, high) => Math.min(high, Math.max(low, value));
 export function figures(before, after, seconds) {
   const lost = after.lost - before.lost;
   const received = after.received - before.received;
+  const limited = limitedBy(before, after);
   return {
     rtt_ms: round(clamp(after.rttMs ?? 0, 0, 60000)),
     jitter_ms: round(clamp(after.jitterMs ?? 0, 0, 10000), 2),
@@ -110,6 +135,7 @@ export function figures(before, after, seconds) {
     bitrate_down_kbps: round(clamp(((after.bytesReceived - before.bytesReceived) * 8) / 1000 / seconds, 0, 1e6)),
     frames_received: clamp(after.framesReceived - before.framesReceived, 0, 100000),
     frames_sent: clamp(after.framesSent - before.framesSent, 0, 100000),
+    ...(limited ? { video_limited_by: limited } : {}),
   };
 }
 

@@ -28,6 +28,7 @@ import orjson
 from webrtc import schema
 from webrtc.errors import ProtocolError
 from webrtc.limits import MAX_MESSAGE_BYTES, SUPPORTED_VERSIONS
+from webrtc.quality import VideoLimit
 from webrtc.schema import Origin
 
 __all__ = [
@@ -474,6 +475,7 @@ class LegReport:
     bitrate_down_kbps: float | None = None
     frames_received: int | None = None
     frames_sent: int | None = None
+    video_limited_by: VideoLimit | None = None  # outbound video's qualityLimitationReason
     error: str | None = None
 
 
@@ -489,6 +491,7 @@ class SelfTestFigures:
     echo_video_frames: int | None = None
     black_percent: float | None = None
     audio_dbfs: float | None = None
+    video_limited_by: VideoLimit | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,17 @@ class Verdict(enum.StrEnum):
 _ORDER = {Verdict.GOOD: 0, Verdict.FAIR: 1, Verdict.POOR: 2}
 
 
+class VideoLimit(enum.StrEnum):
+    """What held the kiosk's video encoder back during the test: the browser's
+    ``outbound-rtp.qualityLimitationReason`` (W3C webrtc-stats), the one it spent the most time
+    in (``qualityLimitationDurations``)."""
+
+    NONE = "none"
+    CPU = "cpu"
+    BANDWIDTH = "bandwidth"
+    OTHER = "other"
+
+
 class Problem(enum.StrEnum):
     """What a self-test found wrong, each with a message the kiosk shows in its language."""
 
@@ -45,6 +56,9 @@ class Problem(enum.StrEnum):
     HIGH_ROUND_TRIP = "high_round_trip"
     HIGH_JITTER = "high_jitter"
     LOW_BITRATE = "low_bitrate"
+    #: The video came back below the good band, but the booth's encoder says its own CPU held
+    #: it back (``video_limited_by: "cpu"``): the computer is too busy, not the network.
+    DEVICE_BUSY = "device_busy"
 
 
 @dataclass(frozen=True)
@@ -164,6 +178,8 @@ class LegResult:
     echo_video_frames: int | None = None
     echo_black_frames: int = 0
     echo_audio_dbfs: float | None = None  # loudest level the echo heard; None: no audio arrived
+    #: What held the kiosk's video encoder back; None: the browser did not say.
+    video_limited_by: VideoLimit | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +242,7 @@ def assess(legs: Sequence[LegResult], devices: Devices = Devices()) -> Assessmen
                 else None
             ),
             "audio_dbfs": media.echo_audio_dbfs,
+            "video_limited_by": media.video_limited_by,
         }
         verdicts.extend(_media_verdicts(media, devices, problems))
         if media.rtt_ms is not None and media.loss_percent is not None:
@@ -263,8 +280,15 @@ def _media_verdicts(media: LegResult, devices: Devices, problems: list[Problem])
                 problems.append(problem)
     if media.bitrate_down_kbps is not None and devices.camera:
         band = SELFTEST_BITRATE.verdict(media.bitrate_down_kbps)
-        out.append(band)
-        if band is not Verdict.GOOD:
+        if band is Verdict.GOOD:
+            out.append(band)
+        elif media.video_limited_by == VideoLimit.CPU:
+            # The booth's encoder sent less because its computer was busy: the echo can only
+            # send back what it got, so the bitrate says nothing of the network; the verdict
+            # comes from the other figures (docs/selftest.md, "A busy computer").
+            problems.append(Problem.DEVICE_BUSY)
+        else:
+            out.append(band)
             problems.append(Problem.LOW_BITRATE)
     return out
 
@@ -338,6 +362,7 @@ __all__ = [
     "LegResult",
     "Problem",
     "Verdict",
+    "VideoLimit",
     "assess",
     "mos",
     "rtcp_fraction_to_percent",

@@ -239,3 +239,31 @@ async def test_the_server_asks_for_tests_at_opening_and_before_each_session(
     await tests.ask_when_due(instant("2027-03-16T15:52:00Z"))
     await paris.silent()  # once per session
     await sf.silent()
+
+
+async def test_a_report_of_what_held_the_video_back_is_checked_and_a_busy_cpu_is_not_the_network(
+    make_client, sqlite_url, clock
+) -> None:
+    s = await booked_session(make_client, sqlite_url, clock, selftest=True)
+    paris = await s.connect(CANTINE_A)
+    await paris.send(type="selftest_start", trigger="manual")
+    ready = await paris.expect("selftest_ready", wait=40)
+    media = {
+        "leg": "direct", "connected": True, "media": True, "rtt_ms": 2.0, "jitter_ms": 3.0,
+        "loss_percent": 0.0, "bitrate_up_kbps": 92.0, "bitrate_down_kbps": 90.0, "frames_received": 140,
+    }  # fmt: skip
+    report = {"type": "selftest_report", "test_id": ready["test_id"], "camera": True, "microphone": True}
+    await paris.send(**report, id="gpu", legs=[{**media, "video_limited_by": "gpu"}])
+    error = await paris.expect("error", code="invalid_message", ref="gpu")
+    assert error["path"] == "/legs/0/video_limited_by"
+    admin = await token_for(s.client, ADMIN)
+    history = f"/api/v1/booths/{CANTINE_A}/selftests"
+    assert (await (await s.client.get(history, headers=admin)).json())["selftests"] == []
+    # The encoder said its CPU held it back: 90 kbit/s is no low_bitrate, the network is good.
+    await paris.send(**report, legs=[{**media, "video_limited_by": "cpu"}])
+    result = await paris.expect("selftest_result")
+    assert result["verdict"] == "good" and result["problems"] == ["device_busy"], result
+    assert result["figures"]["video_limited_by"] == "cpu"
+    (stored,) = (await (await s.client.get(history, headers=admin)).json())["selftests"]
+    assert stored["problems"] == ["device_busy"] and stored["figures"]["video_limited_by"] == "cpu"
+    await paris.ws.close()

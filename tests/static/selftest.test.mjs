@@ -48,6 +48,27 @@ test('figures stay inside the message’s ranges whatever the counters do', () =
   assert.deepEqual(f, { rtt_ms: 60000, jitter_ms: 0, loss_percent: 0, bitrate_up_kbps: 0, bitrate_down_kbps: 0, frames_received: 0, frames_sent: 0 });
 });
 
+test('what held the video encoder back: the reason it spent the most seconds in during the leg', async () => {
+  const outbound = (reason, durations) => peer([
+    { id: 'O', type: 'outbound-rtp', kind: 'video', bytesSent: 7000, framesEncoded: 150, qualityLimitationReason: reason, qualityLimitationDurations: durations },
+    { id: 'A', type: 'outbound-rtp', kind: 'audio', bytesSent: 900 },
+  ]);
+  // Before the leg: 20 s unlimited, 20 s short of bandwidth; during it: 1 s, 7 s by the CPU, 2 s.
+  const before = await st.snapshot(outbound('bandwidth', { none: 20, cpu: 0, bandwidth: 20, other: 0 }));
+  const after = await st.snapshot(outbound('bandwidth', { none: 21, cpu: 7, bandwidth: 22, other: 0 }));
+  assert.deepEqual([after.limitation, after.limitationSeconds.cpu], ['bandwidth', 7]);
+  // Not the reason at the end, nor the one with the most seconds in all (bandwidth, 22 s).
+  assert.equal(st.limitedBy(before, after), 'cpu');
+  assert.equal(st.figures(before, after, 10).video_limited_by, 'cpu');
+  // No durations: the reason at the end; a reason the protocol does not know is "other".
+  assert.equal(st.limitedBy({}, { limitation: 'cpu' }), 'cpu');
+  assert.equal(st.limitedBy({}, { limitation: 'thermal' }), 'other');
+  assert.equal(st.limitedBy({}, { limitationSeconds: { none: 1, thermal: 9 } }), 'other');
+  // A browser that says nothing: the field is left out of the report.
+  assert.equal(st.limitedBy({}, {}), undefined);
+  assert.ok(!('video_limited_by' in st.figures({ bytesSent: 0 }, { bytesSent: 0 }, 10)));
+});
+
 test('the line and each verdict in the booth’s language', () => {
   // the kiosk shows the queue's position counted from 1 (startBoothReadiness)
   assert.equal(translate('en', 'selftest.queued', { n: 1 }), 'Waiting for the connection check (1 before this booth)…');

@@ -51,6 +51,7 @@ from webrtc.messages import (
     ServerGoingAway,
     Welcome,
 )
+from webrtc.quality import VideoLimit
 
 T = datetime(2025, 6, 12, 15, 0, tzinfo=UTC)
 PARIS_SUMMER = timezone(timedelta(hours=2))
@@ -162,6 +163,7 @@ EXAMPLES: list[Message] = [
                 bitrate_down_kbps=380,
                 frames_received=140,
                 frames_sent=150,
+                video_limited_by=VideoLimit.CPU,
             ),
         ),
     ),
@@ -188,7 +190,9 @@ EXAMPLES: list[Message] = [
         test_id="st_abcdefgh1234",
         verdict="good",
         score=4.41,
-        figures=SelfTestFigures(path="direct", rtt_ms=1.5, loss_percent=0, black_percent=0.0),
+        figures=SelfTestFigures(
+            path="direct", rtt_ms=1.5, loss_percent=0, black_percent=0.0, video_limited_by=VideoLimit.NONE
+        ),
         paths=(PathResult(leg="direct", works=True),),
         problems=(),
         finished_at=T,

@@ -10,6 +10,7 @@ from webrtc.quality import (
     LegResult,
     Problem,
     Verdict,
+    VideoLimit,
     assess,
     mos,
     rtcp_fraction_to_percent,
@@ -109,6 +110,32 @@ def test_each_band_and_media_check(
         assert result.problems == ()
     else:
         assert problem in result.problems
+
+
+@pytest.mark.parametrize(("bitrate", "band"), [(100.0, "fair"), (30.0, "poor")])
+def test_a_low_bitrate_held_back_by_the_booths_cpu_is_not_the_networks(bitrate: float, band: str) -> None:
+    # Each of these alone would make the verdict ``band`` with low_bitrate (test above).
+    clean = assess([media_leg(bitrate_down_kbps=bitrate, video_limited_by=VideoLimit.CPU)])
+    assert clean.verdict is Verdict.GOOD and clean.problems == (Problem.DEVICE_BUSY,)
+    assert clean.figures["video_limited_by"] == "cpu"
+    # The verdict comes from the other figures: a jittery network is still fair, not better.
+    jittery = assess([media_leg(bitrate_down_kbps=bitrate, jitter_ms=45.0, video_limited_by=VideoLimit.CPU)])
+    assert jittery.verdict is Verdict.FAIR
+    assert jittery.problems == (Problem.HIGH_JITTER, Problem.DEVICE_BUSY)
+
+
+@pytest.mark.parametrize("limit", [VideoLimit.BANDWIDTH, VideoLimit.NONE, VideoLimit.OTHER, None])
+def test_a_low_bitrate_not_held_back_by_the_cpu_is_low_bitrate_as_before(limit: VideoLimit | None) -> None:
+    fair = assess([media_leg(bitrate_down_kbps=100.0, video_limited_by=limit)])
+    assert fair.verdict is Verdict.FAIR and fair.problems == (Problem.LOW_BITRATE,)
+    poor = assess([media_leg(bitrate_down_kbps=30.0, video_limited_by=limit)])
+    assert poor.verdict is Verdict.POOR and poor.problems == (Problem.LOW_BITRATE,)
+    assert poor.figures["video_limited_by"] == limit
+
+
+def test_a_busy_cpu_with_a_good_bitrate_is_no_problem() -> None:
+    result = assess([media_leg(bitrate_down_kbps=400.0, video_limited_by=VideoLimit.CPU)])
+    assert result.verdict is Verdict.GOOD and result.problems == ()
 
 
 def test_a_missing_camera_is_named_and_not_blamed_on_the_network() -> None:

@@ -148,6 +148,17 @@ REFUSALS: list[tuple[Any, str, str | None]] = [
     ),  # neither sdpMid nor sdpMLineIndex: addIceCandidate would throw
     ({"type": "candidate", "booking_id": 42, "candidate": "candidate:1"}, "invalid_message", "/candidate"),
     ({"type": "join"}, "invalid_message", "/booking_id"),
+    (
+        {
+            "type": "selftest_report",
+            "test_id": "st_abcdefgh1234",
+            "camera": True,
+            "microphone": True,
+            "legs": [{"leg": "direct", "connected": True, "video_limited_by": "gpu"}],
+        },
+        "invalid_message",
+        "/legs/0/video_limited_by",
+    ),  # fmt: skip
     ({"type": "ping", "booking_id": 1}, "invalid_message", "/booking_id"),
 ]
 
