@@ -40,6 +40,7 @@ from webrtc.core import PresenceChanged
 from webrtc.errors import ProtocolError
 from webrtc.limits import RESUME_GRACE, SEQ_EPOCH_SPAN
 from webrtc.log import decode_entry, encode_entry
+from webrtc.waiting import cancel_and_wait
 
 from .bus import Bus
 from .clock import Clock
@@ -143,8 +144,7 @@ class RedisBus(Bus):
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         with contextlib.suppress(RedisError):
             for booth in list(self._presence):
                 await self.client.delete(self._key("presence", booth))

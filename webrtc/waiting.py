@@ -20,3 +20,17 @@ async def wait_set(event: asyncio.Event, within: float | None) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def cancel_and_wait(task: asyncio.Task[None], every: float = 1.0) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling again every ``every`` seconds.
+
+    One ``cancel()`` is not always enough: redis-py reads with its own socket timeout, and a
+    cancellation that lands as that timeout fires comes out as redis's ``TimeoutError``, which a
+    loop that survives Redis being slow catches and carries on from. Whatever the task raises
+    as it ends is not this caller's business (the task logged it)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=every)
+    if not task.cancelled():
+        task.exception()  # retrieved, so that asyncio does not report it as never retrieved

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from webrtc.waiting import wait_set
+from webrtc.waiting import cancel_and_wait, wait_set
 
 
 async def test_it_says_whether_the_event_came_or_the_time_ran_out() -> None:
@@ -35,3 +35,35 @@ async def test_a_cancel_in_the_same_loop_turn_as_the_event_ends_the_waiting_loop
     await asyncio.wait([task], timeout=5)
     assert task.cancelled()
     assert turns == 0
+
+
+async def test_a_task_that_takes_its_first_cancellation_for_a_timeout_is_cancelled_again() -> None:
+    """A Redis loop whose cancellation came out of redis-py as a read timeout carries on, as it
+    does when Redis is slow; stopping it must still end it (a node's shutdown hung on one)."""
+    turns = 0
+
+    async def redis_loop() -> None:
+        nonlocal turns
+        while True:
+            try:
+                await asyncio.sleep(60)  # a read from Redis
+            except asyncio.CancelledError:
+                if turns == 0:  # what redis-py turned into its TimeoutError, caught as slowness
+                    turns += 1
+                    continue
+                raise
+
+    task = asyncio.ensure_future(redis_loop())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_and_wait(task, every=0.05), 5)
+    assert task.cancelled() and turns == 1
+
+
+async def test_a_task_that_ends_on_its_own_error_is_waited_for_quietly() -> None:
+    async def failing() -> None:
+        raise RuntimeError("Redis went away")
+
+    task = asyncio.ensure_future(failing())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task)
+    assert isinstance(task.exception(), RuntimeError)
